@@ -1,0 +1,10 @@
+#include "io/tensor_map.h"
+
+namespace ma {
+
+at::Tensor convert_tensor(const at::Tensor& t, const TensorOptions& opt) {
+  if (at::isFloatingType(t.scalar_type())) return t.to(opt.device, opt.dtype);
+  return t.to(opt.device);
+}
+
+}  // namespace ma

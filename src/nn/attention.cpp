@@ -1,0 +1,78 @@
+#include "nn/attention.h"
+
+#include <cmath>
+
+namespace ma::nn {
+namespace {
+
+// [B, N, H*D] -> [B*H, N, D]
+at::Tensor split_heads(const at::Tensor& x, int64_t heads) {
+  const int64_t b = x.size(0), n = x.size(1), d = x.size(2) / heads;
+  return x.reshape({b, n, heads, d}).permute({0, 2, 1, 3}).reshape({b * heads, n, d});
+}
+
+// [B*H, N, D] -> [B, N, H*D]
+at::Tensor merge_heads(const at::Tensor& x, int64_t heads) {
+  const int64_t bh = x.size(0), n = x.size(1), d = x.size(2);
+  return x.reshape({bh / heads, heads, n, d}).permute({0, 2, 1, 3}).reshape({bh / heads, n, heads * d});
+}
+
+}  // namespace
+
+at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads) {
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2) / heads));
+  at::Tensor qh = split_heads(q, heads), kh = split_heads(k, heads), vh = split_heads(v, heads);
+  at::Tensor scores = at::bmm(qh, kh.transpose(1, 2)).mul_(scale);
+  at::Tensor probs = scores.softmax(-1);
+  return merge_heads(at::bmm(probs, vh), heads);
+}
+
+at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                        int64_t heads) {
+  return attention_reference(q, k, v, heads);
+}
+
+Attention::Attention(int64_t query_dim, int64_t cross_dim, int64_t h, int64_t dh, bool qkv_bias, bool out_bias)
+    : heads(h), dim_head(dh) {
+  const int64_t inner = h * dh;
+  to_q = register_module("to_q", std::make_unique<Linear>(query_dim, inner, qkv_bias));
+  to_k = register_module("to_k", std::make_unique<Linear>(cross_dim, inner, qkv_bias));
+  to_v = register_module("to_v", std::make_unique<Linear>(cross_dim, inner, qkv_bias));
+  to_out = register_module("to_out", std::make_unique<ModuleList<Linear>>());
+  to_out->push_back(std::make_unique<Linear>(inner, query_dim, out_bias));
+}
+
+at::Tensor Attention::forward(const at::Tensor& x, const at::Tensor& context) const {
+  const at::Tensor& kv = context.defined() ? context : x;
+  at::Tensor out = scaled_dot_product_attention(to_q->forward(x), to_k->forward(kv), to_v->forward(kv), heads);
+  return (*to_out)[0].forward(out);
+}
+
+GEGLU::GEGLU(int64_t dim, int64_t inner) {
+  proj = register_module("proj", std::make_unique<Linear>(dim, inner * 2));
+}
+
+at::Tensor GEGLU::forward(const at::Tensor& x) const {
+  at::Tensor h = proj->forward(x);
+  auto parts = h.chunk(2, -1);
+  return parts[0] * at::gelu(parts[1]);
+}
+
+// Registers children "net.0" (GEGLU) and "net.2" (Linear); "net.1" is dropout.
+namespace {
+class FeedForwardNet : public Module {
+ public:
+  FeedForwardNet(int64_t dim, int64_t inner, GEGLU** g, Linear** o) {
+    *g = register_module("0", std::make_unique<GEGLU>(dim, inner));
+    *o = register_module("2", std::make_unique<Linear>(inner, dim));
+  }
+};
+}  // namespace
+
+FeedForward::FeedForward(int64_t dim, int64_t mult) {
+  register_module("net", std::make_unique<FeedForwardNet>(dim, dim * mult, &geglu, &out));
+}
+
+at::Tensor FeedForward::forward(const at::Tensor& x) const { return out->forward(geglu->forward(x)); }
+
+}  // namespace ma::nn

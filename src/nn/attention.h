@@ -1,0 +1,46 @@
+// Scaled dot-product attention and the diffusers `Attention` module
+// (to_q / to_k / to_v / to_out.0), shared by the UNets, the ControlNet, the
+// motion modules and the VAE.
+#pragma once
+#include "nn/layers.h"
+
+namespace ma::nn {
+
+// q: [B, N, H*D], k/v: [B, M, H*D] -> [B, N, H*D]; softmax(q k^T / sqrt(D)) v per head.
+// Uses bmm then scale (never baddbmm with beta=0: libtorch 1.13 CPU returned
+// sporadic NaN there). Memory is bounded by processing query chunks.
+at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                        int64_t heads);
+
+// Reference implementation without chunking (for tests).
+at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads);
+
+class Attention : public Module {
+ public:
+  // query_dim -> heads*dim_head; cross_dim = key/value input width (query_dim for self-attention).
+  Attention(int64_t query_dim, int64_t cross_dim, int64_t heads, int64_t dim_head, bool qkv_bias = false,
+            bool out_bias = true);
+  // x: [B, N, C]; context: [B, M, Cc] or undefined for self-attention.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& context = {}) const;
+  Linear *to_q, *to_k, *to_v;
+  ModuleList<Linear>* to_out;
+  int64_t heads, dim_head;
+};
+
+// diffusers FeedForward with GEGLU: net.0.proj (dim -> 2*inner), gelu gate, net.2 (inner -> dim).
+class GEGLU : public Module {
+ public:
+  GEGLU(int64_t dim, int64_t inner);
+  at::Tensor forward(const at::Tensor& x) const;
+  Linear* proj;
+};
+
+class FeedForward : public Module {
+ public:
+  explicit FeedForward(int64_t dim, int64_t mult = 4);
+  at::Tensor forward(const at::Tensor& x) const;
+  GEGLU* geglu;
+  Linear* out;
+};
+
+}  // namespace ma::nn

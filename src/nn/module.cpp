@@ -1,0 +1,110 @@
+#include "nn/module.h"
+
+#include <set>
+#include <sstream>
+
+#include "util/error.h"
+
+namespace ma::nn {
+
+void Module::register_parameter(const std::string& name, at::Tensor* slot, std::vector<int64_t> shape,
+                                bool floating) {
+  params_.push_back({name, std::move(shape), floating, slot});
+}
+
+std::vector<ParamInfo> Module::parameters(const std::string& prefix) const {
+  std::vector<ParamInfo> out;
+  for (const auto& p : params_) out.push_back({prefix + p.name, p.shape, p.floating, p.tensor});
+  for (const auto& [name, child] : children_) {
+    auto sub = child->parameters(prefix + name + ".");
+    out.insert(out.end(), sub.begin(), sub.end());
+  }
+  return out;
+}
+
+void Module::visit(const std::function<void(const std::string&, Module&)>& fn, const std::string& prefix) {
+  fn(prefix, *this);
+  for (auto& [name, child] : children_) child->visit(fn, prefix.empty() ? name : prefix + "." + name);
+}
+
+int64_t Module::num_parameters() const {
+  int64_t n = 0;
+  for (const auto& p : parameters()) {
+    int64_t e = 1;
+    for (auto s : p.shape) e *= s;
+    n += e;
+  }
+  return n;
+}
+
+std::string shape_str(at::IntArrayRef shape) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
+  os << "]";
+  return os.str();
+}
+
+std::string LoadReport::describe(const std::string& what, size_t max_lines) const {
+  std::ostringstream os;
+  size_t lines = 0;
+  auto emit = [&](const std::string& kind, const std::vector<std::string>& keys) {
+    for (const auto& k : keys) {
+      if (lines++ < max_lines) os << what << ": " << kind << " " << k << "\n";
+    }
+  };
+  emit("missing key", missing);
+  emit("mis-shaped key", mismatched);
+  emit("unexpected key", unexpected);
+  if (lines > max_lines) os << what << ": ... and " << (lines - max_lines) << " more problems\n";
+  std::string s = os.str();
+  if (!s.empty()) s.pop_back();
+  return s;
+}
+
+void require_ok(const LoadReport& report, const std::string& what) {
+  if (report.ok()) return;
+  throw Error(report.describe(what, 20));
+}
+
+LoadReport compare_shapes(const Module& m, const std::map<std::string, std::vector<int64_t>>& shapes) {
+  LoadReport r;
+  std::set<std::string> declared;
+  for (const auto& p : m.parameters()) {
+    declared.insert(p.name);
+    auto it = shapes.find(p.name);
+    if (it == shapes.end()) {
+      r.missing.push_back(p.name);
+    } else if (it->second != p.shape) {
+      r.mismatched.push_back(p.name + ": expected " + shape_str(p.shape) + " got " + shape_str(it->second));
+    }
+  }
+  for (const auto& [k, s] : shapes)
+    if (!declared.count(k)) r.unexpected.push_back(k);
+  return r;
+}
+
+LoadReport load_state_dict(Module& m, const TensorMap& state, const LoadOptions& opt) {
+  LoadReport r;
+  std::set<std::string> declared;
+  for (const auto& p : m.parameters()) {
+    declared.insert(p.name);
+    auto it = state.find(p.name);
+    if (it == state.end()) {
+      if (!opt.allow_missing) r.missing.push_back(p.name);
+      continue;
+    }
+    const at::Tensor& t = it->second;
+    if (t.sizes().vec() != p.shape) {
+      r.mismatched.push_back(p.name + ": expected " + shape_str(p.shape) + " got " + shape_str(t.sizes()));
+      continue;
+    }
+    *p.slot = p.floating ? t.to(opt.tensor.device, opt.tensor.dtype) : t.to(opt.tensor.device);
+  }
+  if (!opt.ignore_unexpected)
+    for (const auto& [k, t] : state)
+      if (!declared.count(k)) r.unexpected.push_back(k);
+  return r;
+}
+
+}  // namespace ma::nn
