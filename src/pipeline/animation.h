@@ -1,0 +1,68 @@
+// The MagicAnimate denoising pipeline (engine API shared by the CLI, the
+// server and the benchmarks).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "io/model_paths.h"
+
+namespace ma {
+
+struct EngineOptions {
+  at::ScalarType dtype = at::kFloat;  // weights and compute
+  at::Device device = at::kCPU;
+  int threads = 0;                    // 0: every core
+};
+
+struct AnimationParams {
+  int64_t width = 512, height = 512;  // output size, multiples of 8
+  int64_t steps = 25;
+  double guidance = 7.5;
+  uint64_t seed = 1;
+  int64_t context = 16;  // frames per window (<= 24, the motion modules' position limit)
+  int64_t overlap = 4;   // frames shared by neighbouring windows
+  std::string prompt, negative_prompt;
+};
+
+struct ProgressEvent {
+  std::string phase;  // "encode", "denoise", "decode", "done"
+  int64_t step = 0, steps = 0;      // denoising step (1-based once started)
+  int64_t window = 0, windows = 0;  // windows done in this step
+  double elapsed_s = 0, eta_s = -1;
+};
+using ProgressCallback = std::function<void(const ProgressEvent&)>;
+
+// Receives named intermediate tensors (parity tests, debugging):
+// "text.embeddings0/1", "pipeline.ref_latents", "pipeline.init_latents",
+// "step{i}.latents_in/noise_pred_guided/latents_out", "pipeline.video".
+using TapCallback = std::function<void(const std::string& name, const at::Tensor& value)>;
+
+class Animator {
+ public:
+  Animator(const ModelPaths& paths, const EngineOptions& options = {});
+  ~Animator();
+
+  // source: uint8 [H, W, 3] at the output size; control: uint8 [F, H, W, 3]
+  // at the output size (any F >= 1; padded internally to a multiple of the
+  // window with its last frame and cut back). Returns float [F, 3, H, W] in [0, 1].
+  // Throws ma::Cancelled when *cancel becomes true (checked between windows).
+  at::Tensor animate(const at::Tensor& source, const at::Tensor& control, const AnimationParams& params,
+                     const ProgressCallback& progress = {}, const std::atomic<bool>* cancel = nullptr,
+                     const TapCallback& tap = {});
+
+  const EngineOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// float [F, 3, H, W] in [0, 1] -> uint8 [F, H, W, 3], the way the original
+// writes frames: (x * 255) truncated.
+at::Tensor video_to_u8(const at::Tensor& video);
+
+}  // namespace ma
