@@ -12,7 +12,7 @@ PACKAGES=(
   libcpp-httplib-dev libssl-dev libbrotli-dev
   libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang
+  clang libclang-rt-14-dev
 )
 # Browser tests of the web page (skipped if MA_SKIP_BROWSER=1).
 if [[ "${MA_SKIP_BROWSER:-0}" != 1 ]]; then
