@@ -44,7 +44,17 @@ Attention::Attention(int64_t query_dim, int64_t cross_dim, int64_t h, int64_t dh
 
 at::Tensor Attention::forward(const at::Tensor& x, const at::Tensor& context) const {
   const at::Tensor& kv = context.defined() ? context : x;
-  at::Tensor out = scaled_dot_product_attention(to_q->forward(x), to_k->forward(kv), to_v->forward(kv), heads);
+  return attend(x, to_k->forward(kv), to_v->forward(kv));
+}
+
+at::Tensor Attention::attend(const at::Tensor& x, const at::Tensor& k, const at::Tensor& v) const {
+  at::Tensor key = k, value = v;
+  if (k.size(0) != x.size(0)) {
+    const int64_t repeat = x.size(0) / k.size(0);
+    key = k.repeat_interleave(repeat, 0);
+    value = v.repeat_interleave(repeat, 0);
+  }
+  at::Tensor out = scaled_dot_product_attention(to_q->forward(x), key, value, heads);
   return (*to_out)[0].forward(out);
 }
 

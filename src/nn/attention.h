@@ -20,8 +20,13 @@ class Attention : public Module {
   // query_dim -> heads*dim_head; cross_dim = key/value input width (query_dim for self-attention).
   Attention(int64_t query_dim, int64_t cross_dim, int64_t heads, int64_t dim_head, bool qkv_bias = false,
             bool out_bias = true);
-  // x: [B, N, C]; context: [B, M, Cc] or undefined for self-attention.
+  // x: [B, N, C]; context: [B', M, Cc] or undefined for self-attention. B'
+  // may divide B: each context row then serves B/B' consecutive rows (the
+  // text embedding shared by all frames of one video), projected only once.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& context = {}) const;
+  // Queries from x over already projected keys/values [B', M, heads*dim_head]
+  // (B' dividing B as above); to_out applied.
+  at::Tensor attend(const at::Tensor& x, const at::Tensor& k, const at::Tensor& v) const;
   Linear *to_q, *to_k, *to_v;
   ModuleList<Linear>* to_out;
   int64_t heads, dim_head;

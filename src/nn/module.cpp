@@ -64,7 +64,19 @@ std::string LoadReport::describe(const std::string& what, size_t max_lines) cons
 
 void require_ok(const LoadReport& report, const std::string& what) {
   if (report.ok()) return;
-  throw Error(report.describe(what, 20));
+  // One line: every problem by key, separated by "; " (at most 20 listed).
+  std::string text = report.describe(what, 20);
+  std::string line;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string part = text.substr(start, end - start);
+    if (!line.empty() && part.rfind(what + ": ", 0) == 0) part = part.substr(what.size() + 2);
+    line += (line.empty() ? "" : "; ") + part;
+    start = end + 1;
+  }
+  throw Error(line);
 }
 
 LoadReport compare_shapes(const Module& m, const std::map<std::string, std::vector<int64_t>>& shapes) {

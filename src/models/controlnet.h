@@ -1,0 +1,43 @@
+// The DensePose ControlNet (diffusers ControlNetModel): a copy of the UNet's
+// encoder half that also sees the conditioning image through a small conv
+// stack, and emits one zero-conv residual per UNet skip connection plus one
+// for the mid block. MagicAnimate runs it per frame on the conditional text
+// embedding and reuses the residuals for both guidance halves.
+#pragma once
+#include "models/unet.h"
+
+namespace ma {
+
+class ControlNetConditioningEmbedding : public nn::Module {
+ public:
+  ControlNetConditioningEmbedding(int64_t in_channels, const std::vector<int64_t>& channels, int64_t out_channels);
+  at::Tensor forward(const at::Tensor& cond) const;
+  nn::Conv2d* conv_in;
+  nn::ModuleList<nn::Conv2d>* blocks;
+  nn::Conv2d* conv_out;
+};
+
+class ControlNetModel : public nn::Module {
+ public:
+  explicit ControlNetModel(const UNetConfig& config);
+
+  // sample: [N, C, h, w] latents; text: [N or 1, M, D]; cond: [N, 3, H, W] in
+  // [0, 1]. Residuals are scaled by `scale`.
+  ControlResiduals forward(const at::Tensor& sample, double timestep, const at::Tensor& text, const at::Tensor& cond,
+                           double scale = 1.0) const;
+
+  const UNetConfig& config() const { return config_; }
+
+  nn::Conv2d* conv_in;
+  nn::TimestepEmbedding* time_embedding;
+  ControlNetConditioningEmbedding* controlnet_cond_embedding;
+  nn::ModuleList<DownBlock>* down_blocks;
+  nn::ModuleList<nn::Conv2d>* controlnet_down_blocks;
+  MidBlock* mid_block;
+  nn::Conv2d* controlnet_mid_block;
+
+ private:
+  UNetConfig config_;
+};
+
+}  // namespace ma

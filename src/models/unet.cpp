@@ -1,0 +1,95 @@
+#include "models/unet.h"
+
+#include "util/error.h"
+
+namespace ma {
+
+BlockSpec unet_block_spec(const UNetConfig& c, int64_t in, int64_t out, int64_t layers, bool attention,
+                          int64_t heads, const MotionModuleConfig* motion) {
+  return BlockSpec{in,      out,     c.time_embed_dim(),       layers,   attention, heads, c.cross_attention_dim,
+                   c.norm_num_groups, c.norm_eps, c.use_linear_projection, motion};
+}
+
+at::Tensor unet_time_embedding(const nn::TimestepEmbedding& embedding, const UNetConfig& c, double timestep,
+                               int64_t batch, const at::TensorOptions& options) {
+  // The original passes an integer timestep tensor; its features are float32.
+  at::Tensor t = at::full({1}, timestep, options.dtype(at::kFloat));
+  at::Tensor features = nn::timestep_features(t, c.block_out_channels[0], c.flip_sin_to_cos, c.freq_shift);
+  return embedding.forward(features.to(options.dtype())).expand({batch, -1});
+}
+
+UNetModel::UNetModel(const UNetConfig& c, UNetKind kind, const MotionModuleConfig& motion)
+    : config_(c), kind_(kind), motion_(motion) {
+  const auto& ch = c.block_out_channels;
+  const size_t n = ch.size();
+  const MotionModuleConfig* mm = kind == UNetKind::kVideo ? &motion_ : nullptr;
+  conv_in = register_module("conv_in", std::make_unique<nn::Conv2d>(c.in_channels, ch[0], 3, 1, 1));
+  time_embedding = register_module("time_embedding", std::make_unique<nn::TimestepEmbedding>(ch[0], c.time_embed_dim()));
+
+  down_blocks = register_module("down_blocks", std::make_unique<nn::ModuleList<DownBlock>>());
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t in = i == 0 ? ch[0] : ch[i - 1];
+    BlockSpec s = unet_block_spec(c, in, ch[i], c.layers_per_block, c.down_has_attention(i), c.attention_heads[i], mm);
+    down_blocks->push_back(std::make_unique<DownBlock>(s, i + 1 < n, c.downsample_padding));
+  }
+  BlockSpec mid = unet_block_spec(c, ch[n - 1], ch[n - 1], 1, true, c.attention_heads[n - 1], nullptr);
+  mid_block = register_module("mid_block", std::make_unique<MidBlock>(mid));
+
+  up_blocks = register_module("up_blocks", std::make_unique<nn::ModuleList<UpBlock>>());
+  int64_t prev = ch[n - 1];
+  for (size_t i = 0; i < n; ++i) {
+    const size_t r = n - 1 - i;  // the matching down block
+    const int64_t out = ch[r];
+    const int64_t in = ch[r == 0 ? 0 : r - 1];
+    BlockSpec s = unet_block_spec(c, in, out, c.layers_per_block + 1, c.up_has_attention(i), c.attention_heads[r], mm);
+    const bool last = i + 1 == n;
+    up_blocks->push_back(std::make_unique<UpBlock>(s, prev, !last, last && kind == UNetKind::kAppearanceEncoder));
+    prev = out;
+  }
+  if (kind != UNetKind::kAppearanceEncoder) {
+    conv_norm_out = register_module("conv_norm_out", std::make_unique<nn::GroupNorm>(c.norm_num_groups, ch[0], c.norm_eps));
+    conv_out = register_module("conv_out", std::make_unique<nn::Conv2d>(ch[0], c.out_channels, 3, 1, 1));
+  }
+}
+
+at::Tensor UNetModel::forward(const at::Tensor& sample, double timestep, const at::Tensor& text, int64_t frames,
+                              const ControlResiduals* residuals, nn::ReferenceBank* reference, bool cfg_halves) const {
+  const int64_t batch = sample.size(0) / frames;
+  if (batch * frames != sample.size(0)) throw Error("UNet: batch is not a multiple of the frame count");
+  BlockContext ctx;
+  ctx.temb = unet_time_embedding(*time_embedding, config_, timestep, batch, sample.options());
+  ctx.frames = frames;
+  ctx.attn.text = text;
+  ctx.attn.cfg_halves = cfg_halves;
+
+  // ControlNet residuals are per frame; every batch half receives the same.
+  auto add_residual = [&](const at::Tensor& h, const at::Tensor& r) {
+    return batch == 1 ? h + r : h + r.repeat({batch, 1, 1, 1});
+  };
+
+  at::Tensor h = conv_in->forward(sample);
+  std::vector<at::Tensor> skips{h};
+  for (const DownBlock* block : *down_blocks) h = block->forward(h, ctx, skips);
+  if (residuals) {
+    if (residuals->down.size() != skips.size())
+      throw Error("UNet: expected " + std::to_string(skips.size()) + " ControlNet residuals, got " +
+                  std::to_string(residuals->down.size()));
+    for (size_t i = 0; i < skips.size(); ++i) skips[i] = add_residual(skips[i], residuals->down[i]);
+  }
+
+  ctx.attn.reference = reference;  // reference attention in the mid and up blocks only
+  if (reference && reference->mode == nn::ReferenceBank::Mode::kRead) reference->cursor = 0;
+  h = mid_block->forward(h, ctx);
+  if (residuals) h = add_residual(h, residuals->mid);
+  for (const UpBlock* block : *up_blocks) {
+    h = block->forward(h, ctx, skips);
+    if (!h.defined()) return h;  // appearance encoder: the bank is complete
+  }
+  if (reference && reference->mode == nn::ReferenceBank::Mode::kRead && reference->cursor != reference->entries.size())
+    throw Error("reference attention: the appearance encoder banked " + std::to_string(reference->entries.size()) +
+                " blocks but the UNet read " + std::to_string(reference->cursor));
+  h = at::silu(nn::group_norm_frames(*conv_norm_out, h, frames));
+  return conv_out->forward(h);
+}
+
+}  // namespace ma

@@ -1,0 +1,62 @@
+// The SD 1.5 UNet in its three MagicAnimate roles, one module tree whose
+// names are the checkpoint keys:
+//  - kVideo: the 3D UNet (UNet3DConditionModel): 2D weights applied per frame,
+//    GroupNorms of the ResNets and conv_norm_out spanning the window's frames
+//    (the original runs nn.GroupNorm on 5-D tensors), motion modules after
+//    every down/up layer; reads the reference bank in its mid and up blocks.
+//  - kAppearanceEncoder: the 2D copy that writes the reference bank and stops
+//    at the last banked layer (its checkpoint lacks everything after it).
+//  - kImage: the plain 2D UNet (tests, tools).
+#pragma once
+#include "models/unet_blocks.h"
+#include "models/unet_config.h"
+#include "nn/timestep.h"
+
+namespace ma {
+
+enum class UNetKind { kImage, kVideo, kAppearanceEncoder };
+
+// ControlNet residuals for F frames ([F, C, h, w] each); shared by every
+// classifier-free-guidance half of the batch.
+struct ControlResiduals {
+  std::vector<at::Tensor> down;
+  at::Tensor mid;
+};
+
+class UNetModel : public nn::Module {
+ public:
+  UNetModel(const UNetConfig& config, UNetKind kind, const MotionModuleConfig& motion = {});
+
+  // sample: [B*F, C, h, w]; text: [B, M, D]; frames: F. Returns the noise
+  // prediction [B*F, out, h, w] (undefined for the appearance encoder, whose
+  // product is the bank). `reference` is written (encoder) or read (video).
+  at::Tensor forward(const at::Tensor& sample, double timestep, const at::Tensor& text, int64_t frames = 1,
+                     const ControlResiduals* residuals = nullptr, nn::ReferenceBank* reference = nullptr,
+                     bool cfg_halves = true) const;
+
+  const UNetConfig& config() const { return config_; }
+  UNetKind kind() const { return kind_; }
+
+  nn::Conv2d* conv_in;
+  nn::TimestepEmbedding* time_embedding;
+  nn::ModuleList<DownBlock>* down_blocks;
+  MidBlock* mid_block;
+  nn::ModuleList<UpBlock>* up_blocks;
+  nn::GroupNorm* conv_norm_out = nullptr;
+  nn::Conv2d* conv_out = nullptr;
+
+ private:
+  UNetConfig config_;
+  UNetKind kind_;
+  MotionModuleConfig motion_;
+};
+
+// Time embedding of one timestep for a batch of `batch` entries: [batch, T].
+at::Tensor unet_time_embedding(const nn::TimestepEmbedding& embedding, const UNetConfig& config, double timestep,
+                               int64_t batch, const at::TensorOptions& options);
+
+// The common spec of block i's layers.
+BlockSpec unet_block_spec(const UNetConfig& c, int64_t in_channels, int64_t out_channels, int64_t layers,
+                          bool attention, int64_t heads, const MotionModuleConfig* motion);
+
+}  // namespace ma
