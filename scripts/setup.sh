@@ -11,8 +11,10 @@ PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
   libcpp-httplib-dev libssl-dev libbrotli-dev
   libsqlite3-dev
+  libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
+  libopenblas0-pthread
 )
 # Browser tests of the web page (skipped if MA_SKIP_BROWSER=1).
 if [[ "${MA_SKIP_BROWSER:-0}" != 1 ]]; then

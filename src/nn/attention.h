@@ -7,10 +7,21 @@
 namespace ma::nn {
 
 // q: [B, N, H*D], k/v: [B, M, H*D] -> [B, N, H*D]; softmax(q k^T / sqrt(D)) v per head.
-// Uses bmm then scale (never baddbmm with beta=0: libtorch 1.13 CPU returned
-// sporadic NaN there). Memory is bounded by processing query chunks.
+// libtorch >= 2.1: its fused CPU kernel (float, bfloat16); otherwise
+// attention_chunked below: bmm then scale (never baddbmm with beta=0: libtorch
+// 1.13 CPU returned sporadic NaN there), memory bounded by chunking queries.
 at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                         int64_t heads);
+
+// Largest score block (queries x keys, in bytes) the chunked attention
+// materialises at once.
+constexpr int64_t kAttentionScoreBudgetBytes = int64_t{64} << 20;
+
+// The chunked path: the same math as attention_reference, but scores for at
+// most max_score_bytes at a time (whole batch*head slices when a slice fits,
+// else query chunks of one batch*head); each row's softmax stays exact.
+at::Tensor attention_chunked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads,
+                             int64_t max_score_bytes = kAttentionScoreBudgetBytes);
 
 // Reference implementation without chunking (for tests).
 at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads);

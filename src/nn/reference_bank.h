@@ -21,6 +21,9 @@ struct ReferenceBank {
   };
 
   Mode mode = Mode::kOff;
+  // The original hands the bank from writer to reader with .to(torch.float16),
+  // so the reader sees fp16-rounded values; false keeps full precision.
+  bool fp16_handoff = true;
   std::vector<Entry> entries;
   size_t cursor = 0;  // next entry to read
 

@@ -20,9 +20,8 @@ at::Tensor BasicTransformerBlock::self_attention(const at::Tensor& normed, const
   if (!bank || bank->mode == ReferenceBank::Mode::kOff) return attn1->forward(normed);
 
   if (bank->mode == ReferenceBank::Mode::kWrite) {
-    // The original hands banks from writer to reader through
-    // `.to(torch.float16)`, so the reader sees fp16-rounded values.
-    bank->entries.push_back({normed.to(at::kHalf).to(normed.scalar_type()), {}, {}});
+    at::Tensor kept = bank->fp16_handoff ? normed.to(at::kHalf).to(normed.scalar_type()) : normed.clone();
+    bank->entries.push_back({kept, {}, {}});
     return attn1 ? attn1->forward(normed) : at::Tensor();
   }
 

@@ -1,0 +1,258 @@
+// The MagicAnimate pipeline, top to bottom as the paper (and the original's
+// AnimationPipeline.__call__) runs it.
+#include "pipeline/animation.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/InferenceMode.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "io/weights.h"
+#include "models/autoencoder_kl.h"
+#include "models/clip_text_model.h"
+#include "models/controlnet.h"
+#include "models/load.h"
+#include "models/unet.h"
+#include "pipeline/context_windows.h"
+#include "pipeline/ddim.h"
+#include "text/clip_tokenizer.h"
+#include "util/error.h"
+#include "util/threads.h"
+
+namespace ma {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The original draws noise for one 16-frame clip and repeats it along the
+// frames (prepare_latents' clip_length), so every 16-frame block starts equal.
+constexpr int64_t kNoiseClipFrames = 16;
+
+// The original's latent scale and the latent downsampling factor of the VAE.
+constexpr int64_t kLatentFactor = 8;
+
+// Frames decoded by the VAE at once: bounds decoder memory (its activations
+// at 512x512 are ~1 GB per frame in fp32) while batching the convolutions.
+constexpr int64_t kDecodeFramesPerBatch = 4;
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+void validate(const at::Tensor& source, const at::Tensor& control, const AnimationParams& p, int64_t max_window) {
+  if (p.width <= 0 || p.height <= 0 || p.width % kLatentFactor || p.height % kLatentFactor)
+    throw Error("size " + str(p.width) + "x" + str(p.height) + " must be positive multiples of 8");
+  if (p.steps < 1 || p.steps > 1000) throw Error("steps must be between 1 and 1000, got " + str(p.steps));
+  if (!std::isfinite(p.guidance) || p.guidance < 0) throw Error("guidance must be a finite number >= 0");
+  if (p.context < 1 || p.context > max_window)
+    throw Error("context window of " + str(p.context) + " frames: must be between 1 and " + str(max_window) +
+                " (the motion modules' position limit)");
+  if (p.overlap < 0 || p.overlap >= p.context)
+    throw Error("overlap " + str(p.overlap) + " must be >= 0 and smaller than the context window (" + str(p.context) + ")");
+  if (source.dim() != 3 || source.size(0) != p.height || source.size(1) != p.width || source.size(2) != 3 ||
+      source.scalar_type() != at::kByte)
+    throw Error("source image must be uint8 [" + str(p.height) + ", " + str(p.width) + ", 3]");
+  if (control.dim() != 4 || control.size(0) < 1 || control.size(1) != p.height || control.size(2) != p.width ||
+      control.size(3) != 3 || control.scalar_type() != at::kByte)
+    throw Error("motion video must be uint8 [frames >= 1, " + str(p.height) + ", " + str(p.width) + ", 3]");
+}
+
+// [F, C, h, w] (frames folded into the batch) <-> the original's [1, C, F, h, w].
+at::Tensor to_video_layout(const at::Tensor& frames) { return frames.permute({1, 0, 2, 3}).unsqueeze(0); }
+at::Tensor from_video_layout(const at::Tensor& video) { return video.squeeze(0).permute({1, 0, 2, 3}); }
+
+}  // namespace
+
+struct Animator::Impl {
+  EngineOptions options;
+  TensorOptions weights;
+  std::unique_ptr<ClipTokenizer> tokenizer;
+  std::unique_ptr<ClipTextModel> text_encoder;
+  std::unique_ptr<AutoencoderKL> vae;
+  std::unique_ptr<UNetModel> appearance_encoder;
+  std::unique_ptr<ControlNetModel> controlnet;
+  std::unique_ptr<UNetModel> unet;
+  MotionModuleConfig motion;
+  DdimScheduler scheduler;
+
+  at::Tensor encode_prompt(const std::string& prompt) const {
+    at::Tensor ids = tokenizer->tokenize(prompt).to(options.device);
+    return text_encoder->forward(ids);
+  }
+
+  // ControlNet residuals of every frame, computed window by window of `size`
+  // frames (the original's non-overlapping schedule; per-frame results do not
+  // depend on the grouping).
+  std::vector<at::Tensor> controlnet_residuals(const at::Tensor& latents, const at::Tensor& cond, double t,
+                                               const at::Tensor& text_cond, int64_t size, at::Tensor* mid) const {
+    std::vector<std::vector<at::Tensor>> down;
+    std::vector<at::Tensor> mids;
+    for (int64_t start = 0; start < latents.size(0); start += size) {
+      const int64_t end = std::min(start + size, latents.size(0));
+      ControlResiduals r = controlnet->forward(latents.slice(0, start, end), t, text_cond, cond.slice(0, start, end));
+      if (down.empty()) down.resize(r.down.size());
+      for (size_t i = 0; i < r.down.size(); ++i) down[i].push_back(r.down[i]);
+      mids.push_back(r.mid);
+    }
+    std::vector<at::Tensor> out;
+    for (auto& parts : down) out.push_back(at::cat(parts, 0));
+    *mid = at::cat(mids, 0);
+    return out;
+  }
+};
+
+Animator::Animator(const ModelPaths& paths, const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.options = options;
+  m.weights = TensorOptions{options.dtype, options.device};
+  configure_threads(options.threads);
+  c10::InferenceMode inference;
+
+  m.tokenizer = std::make_unique<ClipTokenizer>(paths.tokenizer_dir);
+  m.text_encoder = std::make_unique<ClipTextModel>(paths.text_encoder_config);
+  m.text_encoder->load(paths.text_encoder_weights, m.weights);
+  m.vae = std::make_unique<AutoencoderKL>(paths.vae_config);
+  m.vae->load(paths.vae_weights, m.weights);
+
+  m.appearance_encoder =
+      std::make_unique<UNetModel>(UNetConfig::load(paths.appearance_encoder_config), UNetKind::kAppearanceEncoder);
+  load_module_file(*m.appearance_encoder, paths.appearance_encoder_weights, m.weights);
+
+  m.controlnet = std::make_unique<ControlNetModel>(UNetConfig::load(paths.controlnet_config));
+  load_module_file(*m.controlnet, paths.controlnet_weights, m.weights);
+
+  // The 3D UNet: SD 1.5's 2D weights plus the motion modules' file, checked
+  // together so that every key of the tree is accounted for exactly once.
+  m.unet = std::make_unique<UNetModel>(UNetConfig::load(paths.unet_config), UNetKind::kVideo, m.motion);
+  TensorMap state = load_weights(paths.unet_weights, m.weights);
+  for (auto& [key, tensor] : load_weights(paths.motion_module, m.weights)) {
+    if (state.count(key)) throw Error(paths.motion_module + ": key " + key + " is also in " + paths.unet_weights);
+    state.emplace(key, tensor);
+  }
+  load_module(*m.unet, state, m.weights, paths.unet_weights + " + " + paths.motion_module);
+}
+
+Animator::~Animator() = default;
+
+const EngineOptions& Animator::options() const { return impl_->options; }
+
+at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control, const AnimationParams& p,
+                             const ProgressCallback& progress, const std::atomic<bool>* cancel,
+                             const TapCallback& tap) {
+  Impl& m = *impl_;
+  validate(source, control, p, m.motion.max_frames);
+  c10::InferenceMode inference;
+  const auto started = Clock::now();
+  const auto dev = at::TensorOptions().device(m.options.device).dtype(m.options.dtype);
+  auto emit = [&](ProgressEvent e) {
+    e.elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
+    if (progress) progress(e);
+  };
+  auto record = [&](const std::string& name, const at::Tensor& value) {
+    if (tap) tap(name, value);
+  };
+  auto check_cancel = [&] {
+    if (cancel && cancel->load()) throw Cancelled();
+  };
+
+  // 1. Text: the prompt and the negative prompt; batch order [uncond, cond].
+  emit({"encode", 0, p.steps, 0, 0, 0, -1});
+  at::Tensor text_cond = m.encode_prompt(p.prompt);
+  at::Tensor text_uncond = m.encode_prompt(p.negative_prompt);
+  record("text.embeddings0", text_cond);
+  record("text.embeddings1", text_uncond);
+  const at::Tensor text = at::cat({text_uncond, text_cond}, 0);
+
+  // 2. Reference image -> latents (posterior mean x 0.18215).
+  at::Tensor ref_latents = m.vae->encode_reference(source.to(m.options.device));
+  record("pipeline.ref_latents", ref_latents);
+
+  // 3. DensePose frames, padded with the last frame to a multiple of the window.
+  const int64_t frames = control.size(0);
+  const int64_t padded = (frames + p.context - 1) / p.context * p.context;
+  at::Tensor control_frames = control;
+  if (padded > frames)
+    control_frames = at::cat({control, control.slice(0, frames - 1).expand({padded - frames, -1, -1, -1})}, 0);
+  const at::Tensor cond_images = control_frames.to(m.options.device).permute({0, 3, 1, 2}).to(m.options.dtype) / 255.0;
+
+  // 4. Initial noise: one 16-frame clip from a CPU generator seeded with the
+  // seed (bit-identical to torch.randn on CPU), repeated along the frames.
+  const int64_t h = p.height / kLatentFactor, w = p.width / kLatentFactor;
+  const int64_t channels = m.unet->config().in_channels;
+  at::Generator generator = at::detail::createCPUGenerator(p.seed);
+  at::Tensor clip = at::randn({1, channels, kNoiseClipFrames, h, w}, generator, at::TensorOptions().dtype(at::kFloat));
+  const int64_t repeats = (padded + kNoiseClipFrames - 1) / kNoiseClipFrames;
+  at::Tensor noise = clip.repeat({1, 1, repeats, 1, 1}).slice(2, 0, padded);
+  record("pipeline.init_latents", noise);
+  at::Tensor latents = from_video_layout(noise).to(dev).contiguous();  // [F, C, h, w]
+
+  // 5. Denoising.
+  const std::vector<int64_t> timesteps = m.scheduler.timesteps(p.steps);
+  const std::vector<Window> windows = uniform_windows(padded, p.context, p.overlap);
+  const int64_t total_windows = static_cast<int64_t>(windows.size()) * p.steps;
+  nn::ReferenceBank bank;
+  for (int64_t i = 0; i < p.steps; ++i) {
+    const double t = static_cast<double>(timesteps[i]);
+    const std::string step_name = "step" + str(i);
+    record(step_name + ".latents_in", to_video_layout(latents));
+
+    // 5a. Appearance encoder writes the reference bank. Only the conditional
+    // pass is banked: the unconditional half never reads the reference.
+    bank.start_write();
+    m.appearance_encoder->forward(ref_latents, t, text_cond, 1, nullptr, &bank);
+    bank.start_read();
+
+    // 5b. ControlNet residuals for every frame, on the conditional text.
+    ControlResiduals residuals;
+    residuals.down = m.controlnet_residuals(latents, cond_images, t, text_cond, p.context, &residuals.mid);
+    check_cancel();
+
+    // 5c. The 3D UNet over overlapping windows, both guidance halves at once;
+    // predictions are summed per frame and averaged.
+    at::Tensor sum_uncond = at::zeros_like(latents), sum_cond = at::zeros_like(latents);
+    at::Tensor counter = at::zeros({padded, 1, 1, 1}, latents.options());
+    for (size_t wi = 0; wi < windows.size(); ++wi) {
+      const Window& win = windows[wi];
+      const int64_t n = static_cast<int64_t>(win.size());
+      at::Tensor idx = at::tensor(win, at::TensorOptions().dtype(at::kLong)).to(m.options.device);
+      at::Tensor x = latents.index_select(0, idx);
+      ControlResiduals window_res;
+      for (const auto& r : residuals.down) window_res.down.push_back(r.index_select(0, idx));
+      window_res.mid = residuals.mid.index_select(0, idx);
+      at::Tensor pred = m.unet->forward(at::cat({x, x}, 0), t, text, n, &window_res, &bank, true);
+      sum_uncond.index_add_(0, idx, pred.slice(0, 0, n));
+      sum_cond.index_add_(0, idx, pred.slice(0, n));
+      counter.index_add_(0, idx, at::ones({n, 1, 1, 1}, counter.options()));
+      check_cancel();
+
+      ProgressEvent e{"denoise", i + 1, p.steps, static_cast<int64_t>(wi) + 1, static_cast<int64_t>(windows.size()), 0, -1};
+      const int64_t done = i * static_cast<int64_t>(windows.size()) + static_cast<int64_t>(wi) + 1;
+      const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+      e.eta_s = elapsed / static_cast<double>(done) * static_cast<double>(total_windows - done);
+      emit(e);
+    }
+    bank.clear();
+
+    // 5d. Classifier-free guidance and the DDIM step.
+    at::Tensor uncond = sum_uncond / counter, cond = sum_cond / counter;
+    at::Tensor guided = uncond + p.guidance * (cond - uncond);
+    record(step_name + ".noise_pred_guided", to_video_layout(guided));
+    latents = m.scheduler.step(guided, timesteps[i], latents, p.steps);
+    record(step_name + ".latents_out", to_video_layout(latents));
+  }
+
+  // 6. Decode the frames of the original length.
+  emit({"decode", p.steps, p.steps, 0, 0, 0, -1});
+  check_cancel();
+  at::Tensor video = m.vae->decode_video(to_video_layout(latents.slice(0, 0, frames)), kDecodeFramesPerBatch);
+  record("pipeline.video", video);
+  emit({"done", p.steps, p.steps, 0, 0, 0, 0});
+  return from_video_layout(video).to(at::kCPU).to(at::kFloat);
+}
+
+at::Tensor video_to_u8(const at::Tensor& video) {
+  // (x * 255).astype(uint8): truncation toward zero of values in [0, 255].
+  return (video.to(at::kFloat) * 255.0).to(at::kByte).permute({0, 2, 3, 1}).contiguous();
+}
+
+}  // namespace ma
