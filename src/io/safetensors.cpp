@@ -113,7 +113,8 @@ SafetensorsHeader parse_safetensors_header(const char* data, size_t size, uint64
       uint64_t dim = s.get<uint64_t>();
       e.shape.push_back(static_cast<int64_t>(dim));
       elems *= dim;
-      if (elems > (static_cast<unsigned __int128>(1) << 62))
+      // Each dimension must fit int64 too, even when another one is zero.
+      if (dim > (uint64_t{1} << 62) || elems > (static_cast<unsigned __int128>(1) << 62))
         throw Error("safetensors: tensor '" + name + "' has an absurd shape");
     }
     for (const auto& o : v["data_offsets"])
