@@ -1,12 +1,44 @@
-// TEMPORARY placeholder: replaced by the real `check-models` command.
+// `magicanimate check-models DIR`: is this model folder complete and sound?
+#include <iostream>
+
 #include "apps/commands.h"
-#include "util/error.h"
+#include "io/model_paths.h"
+#include "pipeline/model_check.h"
 
 namespace ma::app {
 
 Action add_check_models_command(CLI::App& app) {
-  app.add_subcommand("check-models", "(not built yet)");
-  return [] () -> int { throw Error("check-models: not implemented yet"); };
+  auto* cmd = app.add_subcommand(
+      "check-models",
+      "Verify a model folder (the original's pretrained_models layout): every part present, every expected key "
+      "with the right shape, nothing unexpected, no NaN/Inf. Exit status 0 when everything passes, 1 otherwise.");
+  auto dir = std::make_shared<std::string>();
+  auto overrides = std::make_shared<ModelPathOverrides>();
+  auto skip_values = std::make_shared<bool>(false);
+  cmd->add_option("DIR", *dir, "Model folder (stable-diffusion-v1-5/, sd-vae-ft-mse/, MagicAnimate/)")->required();
+  cmd->add_option("--sd", overrides->sd, "stable-diffusion-v1-5 folder (overrides DIR's)");
+  cmd->add_option("--vae", overrides->vae, "VAE folder (default: DIR/sd-vae-ft-mse)");
+  cmd->add_option("--appearance-encoder", overrides->appearance_encoder, "Appearance encoder folder");
+  cmd->add_option("--controlnet", overrides->controlnet, "DensePose ControlNet folder");
+  cmd->add_option("--motion-module", overrides->motion_module, "temporal_attention.ckpt");
+  cmd->add_flag("--no-values", *skip_values, "Skip the NaN/Inf scan of tensor values (shapes and keys only)");
+  return [=]() -> int {
+    ModelPaths paths = resolve_model_paths(*dir, *overrides);
+    bool ok = true;
+    for (const PartCheck& c : check_model_parts(paths, !*skip_values)) {
+      if (c.problems.empty()) {
+        std::cout << "ok    " << c.part << "  " << c.files;
+        if (c.tensors) std::cout << "  (" << c.tensors << " tensors, " << c.parameters << " values)";
+        std::cout << "\n";
+        continue;
+      }
+      ok = false;
+      std::cout << "FAIL  " << c.part << "  " << c.files << "\n";
+      for (const auto& p : c.problems) std::cout << "      " << p << "\n";
+    }
+    std::cout << (ok ? "all model parts pass\n" : "some model parts fail\n");
+    return ok ? 0 : 1;
+  };
 }
 
 }  // namespace ma::app

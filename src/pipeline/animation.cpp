@@ -8,15 +8,10 @@
 #include <chrono>
 #include <cmath>
 
-#include "io/weights.h"
-#include "models/autoencoder_kl.h"
-#include "models/clip_text_model.h"
-#include "models/controlnet.h"
-#include "models/load.h"
-#include "models/unet.h"
 #include "pipeline/context_windows.h"
 #include "pipeline/ddim.h"
-#include "text/clip_tokenizer.h"
+#include "pipeline/model_loading.h"
+#include "util/dtype.h"
 #include "util/error.h"
 #include "util/threads.h"
 
@@ -101,35 +96,44 @@ struct Animator::Impl {
   }
 };
 
+EngineModels::EngineModels() = default;
+EngineModels::EngineModels(EngineModels&&) noexcept = default;
+EngineModels& EngineModels::operator=(EngineModels&&) noexcept = default;
+EngineModels::~EngineModels() = default;
+
+Animator::Animator(EngineModels models, const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  require_dtype_supported(options.dtype, options.device);
+  if (!models.tokenizer || !models.text_encoder || !models.vae || !models.appearance_encoder || !models.controlnet ||
+      !models.unet)
+    throw Error("Animator: every model must be given");
+  if (models.unet->kind() != UNetKind::kVideo || models.appearance_encoder->kind() != UNetKind::kAppearanceEncoder)
+    throw Error("Animator: the UNet must be the video kind and the appearance encoder its own kind");
+  m.options = options;
+  m.weights = TensorOptions{options.dtype, options.device};
+  configure_threads(options.threads);
+  m.tokenizer = std::move(models.tokenizer);
+  m.text_encoder = std::move(models.text_encoder);
+  m.vae = std::move(models.vae);
+  m.appearance_encoder = std::move(models.appearance_encoder);
+  m.controlnet = std::move(models.controlnet);
+  m.unet = std::move(models.unet);
+}
+
 Animator::Animator(const ModelPaths& paths, const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
+  require_dtype_supported(options.dtype, options.device);
   m.options = options;
   m.weights = TensorOptions{options.dtype, options.device};
   configure_threads(options.threads);
   c10::InferenceMode inference;
 
-  m.tokenizer = std::make_unique<ClipTokenizer>(paths.tokenizer_dir);
-  m.text_encoder = std::make_unique<ClipTextModel>(paths.text_encoder_config);
-  m.text_encoder->load(paths.text_encoder_weights, m.weights);
-  m.vae = std::make_unique<AutoencoderKL>(paths.vae_config);
-  m.vae->load(paths.vae_weights, m.weights);
-
-  m.appearance_encoder =
-      std::make_unique<UNetModel>(UNetConfig::load(paths.appearance_encoder_config), UNetKind::kAppearanceEncoder);
-  load_module_file(*m.appearance_encoder, paths.appearance_encoder_weights, m.weights);
-
-  m.controlnet = std::make_unique<ControlNetModel>(UNetConfig::load(paths.controlnet_config));
-  load_module_file(*m.controlnet, paths.controlnet_weights, m.weights);
-
-  // The 3D UNet: SD 1.5's 2D weights plus the motion modules' file, checked
-  // together so that every key of the tree is accounted for exactly once.
-  m.unet = std::make_unique<UNetModel>(UNetConfig::load(paths.unet_config), UNetKind::kVideo, m.motion);
-  TensorMap state = load_weights(paths.unet_weights, m.weights);
-  for (auto& [key, tensor] : load_weights(paths.motion_module, m.weights)) {
-    if (state.count(key)) throw Error(paths.motion_module + ": key " + key + " is also in " + paths.unet_weights);
-    state.emplace(key, tensor);
-  }
-  load_module(*m.unet, state, m.weights, paths.unet_weights + " + " + paths.motion_module);
+  m.tokenizer = load_tokenizer(paths);
+  m.text_encoder = load_text_encoder(paths, m.weights);
+  m.vae = load_vae(paths, m.weights);
+  m.appearance_encoder = load_appearance_encoder(paths, m.weights);
+  m.controlnet = load_controlnet(paths, m.weights);
+  m.unet = load_unet3d(paths, m.weights, m.motion);
 }
 
 Animator::~Animator() = default;

@@ -1,0 +1,26 @@
+// Builds each model part from its config and loads its weights, the one way
+// both the engine and `check-models` do it.
+#pragma once
+#include <memory>
+
+#include "io/model_paths.h"
+#include "io/tensor_map.h"
+#include "models/autoencoder_kl.h"
+#include "models/clip_text_model.h"
+#include "models/controlnet.h"
+#include "models/unet.h"
+#include "text/clip_tokenizer.h"
+
+namespace ma {
+
+std::unique_ptr<ClipTokenizer> load_tokenizer(const ModelPaths& paths);
+std::unique_ptr<ClipTextModel> load_text_encoder(const ModelPaths& paths, const TensorOptions& options);
+std::unique_ptr<AutoencoderKL> load_vae(const ModelPaths& paths, const TensorOptions& options);
+std::unique_ptr<UNetModel> load_appearance_encoder(const ModelPaths& paths, const TensorOptions& options);
+std::unique_ptr<ControlNetModel> load_controlnet(const ModelPaths& paths, const TensorOptions& options);
+// SD 1.5's 2D UNet weights plus the motion modules' file, checked together so
+// every key of the 3D tree is accounted for exactly once.
+std::unique_ptr<UNetModel> load_unet3d(const ModelPaths& paths, const TensorOptions& options,
+                                       const MotionModuleConfig& motion = {});
+
+}  // namespace ma
