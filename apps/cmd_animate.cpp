@@ -1,12 +1,424 @@
-// TEMPORARY placeholder: replaced by the real `animate` command.
+// `magicanimate animate`: one reference image + one DensePose motion video ->
+// an animated MP4 (and optionally its frames and the original's comparison
+// grid), or every source/video pair of one of the original's config files.
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
 #include "apps/commands.h"
+#include "cli/animation_config.h"
+#include "cli/interrupt.h"
+#include "cli/reporter.h"
+#include "io/model_paths.h"
+#include "pipeline/animation.h"
+#include "pipeline/animation_job.h"
+#include "pipeline/job_outputs.h"
 #include "util/error.h"
+#include "util/threads.h"
 
 namespace ma::app {
+namespace {
+
+struct AnimateOptions {
+  std::string config, out_dir = ".";
+  std::string models = "pretrained_models";
+  ModelPathOverrides parts;
+  std::string source, motion, out, frames_out, grid;
+  int64_t size = 512, width = 0, height = 0;
+  int64_t steps = 25;
+  double guidance = 7.5;
+  int64_t seed = 1;
+  int64_t context = 16, overlap = 4;
+  std::string prompt, negative_prompt;
+  int64_t max_frames = 0, offset = 0;
+  double fps = 0;
+  int threads = 0;
+  bool quiet = false, log_json = false;
+};
+
+// The parsed options, for "was this flag given" checks.
+struct AnimateFlags {
+  CLI::Option *config, *out_dir, *models, *size, *width, *height;
+  std::vector<CLI::Option*> flags_mode_only;  // meaningless with --config
+};
+
+const char* kFooter = R"(Modes:
+  Flags:  --source, --motion and --out are required; every other option has a default.
+  Config: --config FILE runs every source_image/video_path pair of one of the original's
+          configs/prompts/animation.yaml files (paths in it are relative to the current
+          folder; its inference_config is checked) and writes what the original writes:
+            OUT_DIR/samples/<savename>/videos/<source>_<video>.mp4
+            OUT_DIR/samples/<savename>/videos/<source>_<video>/grid.mp4
+            (ctrl.mp4 and orig.mp4 there too with save_individual_videos: true)
+            OUT_DIR/samples/<savename>/config.yaml  (the config plus the seeds used)
+          savename null -> "<config name>-<YYYY-MM-DDTHH-MM-SS>" (local time). <source> is
+          the image name up to its first dot, <video> the video name without extension.
+          seed: one value serves every pair, a list gives one per pair, -1 draws a random
+          seed; L sets --context; offset applies only when max_length is set; videos are
+          written at 25 fps like the original (--fps overrides). --models and the model
+          part options override the yaml's pretrained_* paths; --overlap, --prompt,
+          --negative-prompt, --threads, --quiet and --log-json apply; other options are
+          refused.
+
+Inputs: the reference image (PNG/JPEG/WebP/BMP) and every motion frame (MP4/WebM/GIF or a
+  folder of numbered frames, sorted by name) are resized to the output size with Pillow's
+  default bicubic filter, like the original. The motion is padded with its last frame to a
+  multiple of --context internally; the result has one frame per motion frame.
+Outputs: H.264 MP4 at the motion video's frame rate (frame folders: 25) unless --fps.
+  Files are written under temporary names and renamed when everything is complete: a failed
+  or interrupted run leaves no partial output. --frames-out writes 0000.png, 0001.png, ...
+  --grid writes source | control | result side by side with 2-pixel black padding.
+Progress: a bar on stderr when it is a terminal, one line per denoising step otherwise.
+  --log-json prints one JSON object per line on stdout instead ("event": config, loading,
+  info, start, progress, output, done, finished, error, cancelled); errors also go to stderr
+  as one line. --quiet prints nothing but that error line.
+Ctrl-C / SIGTERM: stops after the current window, removes partial outputs, exit status 130.
+  A second Ctrl-C quits at once.
+Exit status: 0 done, 1 error (one line on stderr), 130 cancelled.)";
+
+void check_mode_options(const AnimateOptions& o, const AnimateFlags& f) {
+  if (o.quiet && o.log_json) throw Error("--quiet and --log-json cannot be used together");
+  if (o.threads < 0) throw Error("--threads must be 0 (every core) or more, got " + std::to_string(o.threads));
+  if (f.size->count() > 0 && (f.width->count() > 0 || f.height->count() > 0))
+    throw Error("--size cannot be combined with --width/--height (use one or the other)");
+  if (!o.config.empty()) {
+    for (CLI::Option* opt : f.flags_mode_only)
+      if (opt->count() > 0) throw Error(opt->get_name() + " cannot be used with --config (the config file sets it)");
+    return;
+  }
+  if (f.out_dir->count() > 0) throw Error("--out-dir only applies to --config (use --out)");
+  if (o.source.empty()) throw Error("--source is required (or give --config)");
+  if (o.motion.empty()) throw Error("--motion is required (or give --config)");
+  if (o.out.empty()) throw Error("--out is required (or give --config)");
+}
+
+AnimationJob job_from_flags(const AnimateOptions& o, const AnimateFlags& f) {
+  AnimationJob job;
+  job.source = o.source;
+  job.motion = o.motion;
+  AnimationParams& p = job.params;
+  p.width = f.width->count() > 0 ? o.width : o.size;
+  p.height = f.height->count() > 0 ? o.height : o.size;
+  p.steps = o.steps;
+  p.guidance = o.guidance;
+  if (o.seed < -1) throw Error("--seed must be -1 (random) or a non-negative integer, got " + std::to_string(o.seed));
+  p.seed = o.seed == -1 ? random_seed() : static_cast<uint64_t>(o.seed);
+  p.context = o.context;
+  p.overlap = o.overlap;
+  p.prompt = o.prompt;
+  p.negative_prompt = o.negative_prompt;
+  if (o.max_frames < 0) throw Error("--max-frames must be 0 (all) or more, got " + std::to_string(o.max_frames));
+  job.max_frames = o.max_frames == 0 ? -1 : o.max_frames;
+  job.offset = o.offset;
+  job.fps = o.fps;
+  job.video_out = o.out;
+  job.grid_out = o.grid;
+  job.frames_out = o.frames_out;
+  return job;
+}
+
+// Per-part flags win over whatever the base set says.
+ModelPathOverrides merge_parts(ModelPathOverrides base, const ModelPathOverrides& flags) {
+  if (!flags.sd.empty()) base.sd = flags.sd;
+  if (!flags.vae.empty()) base.vae = flags.vae;
+  if (!flags.appearance_encoder.empty()) base.appearance_encoder = flags.appearance_encoder;
+  if (!flags.controlnet.empty()) base.controlnet = flags.controlnet;
+  if (!flags.motion_module.empty()) base.motion_module = flags.motion_module;
+  return base;
+}
+
+std::string format_number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+class AnimateRun {
+ public:
+  AnimateRun(const AnimateOptions& o, cli::Reporter& reporter, const std::atomic<bool>* cancel)
+      : o_(o), rep_(reporter), cancel_(cancel) {}
+
+  // Decodes the first inputs before anything else (a bad image or video fails
+  // fast and names itself), then finds and loads the models once for all jobs.
+  void run(const std::vector<AnimationJob>& jobs, const std::function<ModelPaths()>& find_models) {
+    JobInputs first = load_job_inputs(jobs.front());
+    const ModelPaths paths = find_models();
+    describe_inputs(jobs.front(), first);
+    EngineOptions engine;
+    engine.threads = configure_threads(o_.threads);
+    rep_.info("loading models (" + std::to_string(engine.threads) + " threads)");
+    rep_.json({{"event", "loading"}, {"threads", engine.threads}});
+    auto t0 = std::chrono::steady_clock::now();
+    Animator animator(paths, engine);
+    rep_.info("models loaded in " + cli::format_duration(seconds_since(t0)));
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (cancel_->load()) throw Cancelled();
+      JobInputs inputs = i == 0 ? std::move(first) : load(jobs[i]);
+      animate_one(animator, jobs[i], inputs, static_cast<int64_t>(i) + 1, static_cast<int64_t>(jobs.size()));
+    }
+  }
+
+ private:
+  static double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+  JobInputs load(const AnimationJob& job) {
+    JobInputs in = load_job_inputs(job);
+    describe_inputs(job, in);
+    return in;
+  }
+
+  void describe_inputs(const AnimationJob& job, const JobInputs& in) {
+    rep_.info("source " + job.source + ", motion " + job.motion + ": " + std::to_string(in.control.size(0)) +
+              " frames at " + format_number(in.fps) + " fps");
+  }
+
+  void animate_one(Animator& animator, const AnimationJob& job, const JobInputs& in, int64_t index, int64_t count) {
+    const AnimationParams& p = job.params;
+    const int64_t frames = in.control.size(0);
+    rep_.info((count > 1 ? "[" + std::to_string(index) + "/" + std::to_string(count) + "] " : std::string()) +
+              "animating " + std::to_string(frames) + " frames at " + std::to_string(p.width) + "x" +
+              std::to_string(p.height) + ": " + std::to_string(p.steps) + " steps, guidance " +
+              format_number(p.guidance) + ", seed " + std::to_string(p.seed) + ", windows of " +
+              std::to_string(p.context) + " overlapping " + std::to_string(p.overlap));
+    rep_.json({{"event", "start"},
+               {"job", index},
+               {"jobs", count},
+               {"source", job.source},
+               {"motion", job.motion},
+               {"frames", frames},
+               {"width", p.width},
+               {"height", p.height},
+               {"steps", p.steps},
+               {"guidance", p.guidance},
+               {"seed", p.seed},
+               {"context", p.context},
+               {"overlap", p.overlap}});
+    auto t0 = std::chrono::steady_clock::now();
+    JobResult result = run_animation_job(animator, job, in, rep_.progress(index, count), cancel_);
+    rep_.end_progress();
+    for (const std::string& path : result.outputs) {
+      rep_.info("wrote " + path);
+      rep_.json({{"event", "output"}, {"job", index}, {"path", path}});
+    }
+    rep_.json({{"event", "done"},
+               {"job", index},
+               {"jobs", count},
+               {"frames", result.frames},
+               {"fps", result.fps},
+               {"outputs", result.outputs},
+               {"elapsed_s", seconds_since(t0)}});
+  }
+
+  const AnimateOptions& o_;
+  cli::Reporter& rep_;
+  const std::atomic<bool>* cancel_;
+};
+
+void run_flags_mode(const AnimateOptions& o, const AnimateFlags& f, cli::Reporter& rep,
+                    const std::atomic<bool>* cancel) {
+  AnimationJob job = job_from_flags(o, f);
+  validate_job(job);
+  AnimateRun(o, rep, cancel).run({job}, [&] { return resolve_model_paths(o.models, o.parts); });
+}
+
+void run_config_mode(const AnimateOptions& o, const AnimateFlags& f, cli::Reporter& rep,
+                     const std::atomic<bool>* cancel) {
+  cli::ConfigLoadOptions load;
+  load.out_dir = o.out_dir;
+  load.overlap = o.overlap;
+  if (o.fps > 0) load.fps = o.fps;
+  cli::AnimationConfig cfg = cli::load_animation_config(o.config, load);
+  std::vector<AnimationJob> jobs;
+  for (auto& pair : cfg.pairs) {
+    pair.job.params.prompt = o.prompt;
+    pair.job.params.negative_prompt = o.negative_prompt;
+    validate_job(pair.job);
+    jobs.push_back(pair.job);
+  }
+  const std::string record = cli::config_record_path(cfg);
+  check_output_path(record, "config record");
+
+  // --models replaces every model location of the yaml; part flags replace one each.
+  auto find_models = [&] {
+    if (f.models->count() > 0) return resolve_model_paths(o.models, o.parts);
+    ModelPaths paths = resolve_model_paths("", merge_parts(cfg.models, o.parts));
+    if (o.parts.sd.empty()) cli::apply_unet_dir(paths, cfg.unet_dir);
+    return paths;
+  };
+  rep.info("writing to " + cfg.savedir);
+  rep.json({{"event", "config"}, {"config", o.config}, {"savedir", cfg.savedir}, {"jobs", jobs.size()}});
+  AnimateRun(o, rep, cancel).run(jobs, find_models);
+
+  // Like the original, the config with the seeds used goes next to the videos.
+  StagedOutputs staged;
+  std::string temp = staged.file(record);
+  std::ofstream file(temp);
+  file << cli::config_record_text(cfg);
+  file.close();
+  if (!file) throw Error("cannot write " + temp);
+  staged.commit();
+  rep.info("wrote " + record);
+  rep.json({{"event", "output"}, {"path", record}});
+}
+
+int run_animate(const AnimateOptions& o, const AnimateFlags& f) {
+  const std::atomic<bool>* cancel = cli::install_interrupt_handlers();
+  check_mode_options(o, f);
+  cli::LogMode mode = o.quiet ? cli::LogMode::quiet : o.log_json ? cli::LogMode::json : cli::LogMode::normal;
+  cli::Reporter rep(mode, ::isatty(STDERR_FILENO) == 1);
+  try {
+    if (o.config.empty())
+      run_flags_mode(o, f, rep, cancel);
+    else
+      run_config_mode(o, f, rep, cancel);
+  } catch (const Cancelled&) {
+    rep.end_progress();
+    rep.json({{"event", "cancelled"}});
+    throw;
+  } catch (const std::exception& e) {
+    rep.end_progress();
+    rep.json({{"event", "error"}, {"message", e.what()}});
+    throw;
+  }
+  rep.json({{"event", "finished"}});
+  return 0;
+}
+
+}  // namespace
 
 Action add_animate_command(CLI::App& app) {
-  app.add_subcommand("animate", "(not built yet)");
-  return [] () -> int { throw Error("animate: not implemented yet"); };
+  auto o = std::make_shared<AnimateOptions>();
+  auto f = std::make_shared<AnimateFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "animate",
+      "Animate the person in a reference image along a DensePose motion video (or run an original config file)");
+  sub->footer(kFooter);
+  // A repeated option takes its last value, as most command-line tools do.
+  sub->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+
+  const char* inputs = "Inputs and outputs";
+  f->config =
+      sub->add_option("--config", o->config, "The original's animation.yaml: run every source/video pair listed in it")
+          ->type_name("FILE")
+          ->group(inputs);
+  auto* source = sub->add_option("--source", o->source, "Reference image (any size; resized to the output size)")
+                     ->type_name("IMAGE")
+                     ->group(inputs);
+  auto* motion =
+      sub->add_option("--motion", o->motion, "DensePose motion: MP4/WebM/GIF video or a folder of numbered frames")
+          ->type_name("VIDEO|DIR")
+          ->group(inputs);
+  auto* out = sub->add_option("--out", o->out, "Output MP4 (H.264)")->type_name("FILE")->group(inputs);
+  auto* frames_out =
+      sub->add_option("--frames-out", o->frames_out, "Also write every result frame as DIR/0000.png, 0001.png, ...")
+          ->type_name("DIR")
+          ->group(inputs);
+  auto* grid = sub->add_option("--grid", o->grid,
+                               "Also write the source | control | result grid video (the original's grid.mp4)")
+                   ->type_name("FILE")
+                   ->group(inputs);
+  f->out_dir = sub->add_option("--out-dir", o->out_dir, "With --config: the folder that receives samples/")
+                   ->type_name("DIR")
+                   ->capture_default_str()
+                   ->group(inputs);
+  auto* max_frames = sub->add_option("--max-frames", o->max_frames, "Use at most N motion frames (0: all)")
+                         ->type_name("N")
+                         ->capture_default_str()
+                         ->group(inputs);
+  auto* offset = sub->add_option("--offset", o->offset, "Skip the first N motion frames")
+                     ->type_name("N")
+                     ->capture_default_str()
+                     ->group(inputs);
+  sub->add_option("--fps", o->fps, "Output frame rate (0: the motion video's; frame folders and --config: 25)")
+      ->type_name("F")
+      ->capture_default_str()
+      ->group(inputs);
+
+  const char* sampling = "Sampling";
+  f->size = sub->add_option("--size", o->size, "Output width and height (multiple of 8)")
+                ->type_name("N")
+                ->capture_default_str()
+                ->group(sampling);
+  f->width = sub->add_option("--width", o->width, "Output width, multiple of 8 (default: --size)")
+                 ->type_name("W")
+                 ->group(sampling);
+  f->height = sub->add_option("--height", o->height, "Output height, multiple of 8 (default: --size)")
+                  ->type_name("H")
+                  ->group(sampling);
+  auto* steps = sub->add_option("--steps", o->steps, "DDIM denoising steps")
+                    ->type_name("N")
+                    ->capture_default_str()
+                    ->group(sampling);
+  auto* guidance = sub->add_option("--guidance", o->guidance, "Classifier-free guidance scale (>= 0)")
+                       ->type_name("G")
+                       ->capture_default_str()
+                       ->group(sampling);
+  auto* seed = sub->add_option("--seed", o->seed, "Noise seed (-1: random, printed)")
+                   ->type_name("N")
+                   ->capture_default_str()
+                   ->group(sampling);
+  auto* context = sub->add_option("--context", o->context, "Frames per temporal window (1..24)")
+                      ->type_name("N")
+                      ->capture_default_str()
+                      ->group(sampling);
+  sub->add_option("--overlap", o->overlap, "Frames shared by neighbouring windows (0..context-1)")
+      ->type_name("N")
+      ->capture_default_str()
+      ->group(sampling);
+  sub->add_option("--prompt", o->prompt, "Text prompt (default: empty, as the original)")
+      ->type_name("TEXT")
+      ->capture_default_str()
+      ->group(sampling);
+  sub->add_option("--negative-prompt", o->negative_prompt, "Negative text prompt (default: empty)")
+      ->type_name("TEXT")
+      ->capture_default_str()
+      ->group(sampling);
+
+  const char* models = "Models";
+  f->models = sub->add_option("--models", o->models,
+                              "Folder in the original's pretrained_models layout (stable-diffusion-v1-5/, "
+                              "sd-vae-ft-mse/, MagicAnimate/...)")
+                  ->type_name("DIR")
+                  ->capture_default_str()
+                  ->group(models);
+  sub->add_option("--sd", o->parts.sd,
+                  "Stable Diffusion 1.5 folder (tokenizer, text_encoder, unet, vae) "
+                  "(default: MODELS/stable-diffusion-v1-5)")
+      ->type_name("DIR")
+      ->group(models);
+  sub->add_option("--vae", o->parts.vae, "VAE folder (default: MODELS/sd-vae-ft-mse)")->type_name("DIR")->group(models);
+  sub->add_option("--appearance-encoder", o->parts.appearance_encoder,
+                  "Appearance encoder folder (default: MODELS/MagicAnimate/appearance_encoder)")
+      ->type_name("DIR")
+      ->group(models);
+  sub->add_option("--controlnet", o->parts.controlnet,
+                  "DensePose ControlNet folder (default: MODELS/MagicAnimate/densepose_controlnet)")
+      ->type_name("DIR")
+      ->group(models);
+  sub->add_option("--motion-module", o->parts.motion_module,
+                  "Motion module file (default: MODELS/MagicAnimate/temporal_attention/temporal_attention.ckpt)")
+      ->type_name("FILE")
+      ->group(models);
+
+  const char* running = "Running";
+  sub->add_option("--threads", o->threads, "CPU threads (0: every core)")
+      ->type_name("N")
+      ->capture_default_str()
+      ->group(running);
+  sub->add_flag("--quiet", o->quiet, "Print nothing but errors (default: off)")->group(running);
+  sub->add_flag("--log-json", o->log_json, "Print progress and results as JSON lines on stdout (default: off)")
+      ->group(running);
+
+  f->flags_mode_only = {source,  motion,   out,       frames_out, grid,     max_frames, offset,
+                        f->size, f->width, f->height, steps,      guidance, seed,       context};
+  return [o, f]() -> int { return run_animate(*o, *f); };
 }
 
 }  // namespace ma::app

@@ -10,6 +10,10 @@ int main(int argc, char** argv) {
   CLI::App app{"magicanimate.cpp - MagicAnimate in native C++ (animate, inspect, check-models, bench, serve)",
                "magicanimate"};
   app.require_subcommand(1);
+  // Bad options get one line, like every other error.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "magicanimate: error: " + std::string(e.what()) + " (see --help)\n";
+  });
   app.set_version_flag("--version", std::string("magicanimate.cpp 0.1.0"));
   std::map<CLI::App*, ma::app::Action> actions;
   auto add = [&](ma::app::Action (*fn)(CLI::App&)) {

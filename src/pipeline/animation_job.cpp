@@ -1,0 +1,204 @@
+#include "pipeline/animation_job.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <sstream>
+#include <system_error>
+
+#include "io/image.h"
+#include "io/video.h"
+#include "pipeline/job_outputs.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace ma {
+namespace {
+
+void check_readable_input(const std::string& path, const std::string& what, bool folder_allowed) {
+  if (path.empty()) throw Error(what + ": no path given");
+  std::error_code ec;
+  fs::file_status st = fs::status(path, ec);
+  if (!fs::exists(st)) throw Error(what + " " + path + " does not exist");
+  if (fs::is_directory(st)) {
+    if (!folder_allowed) throw Error(what + " " + path + " is a folder, expected an image file");
+    if (::access(path.c_str(), R_OK | X_OK) != 0) throw Error(what + " folder " + path + " is not readable");
+    return;
+  }
+  if (!fs::is_regular_file(st)) throw Error(what + " " + path + " is not a regular file");
+  if (::access(path.c_str(), R_OK) != 0) throw Error(what + " " + path + " is not readable");
+}
+
+std::string canonical_or_self(const std::string& path) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(path, ec);
+  return ec ? path : p.string();
+}
+
+at::Tensor resized(const at::Tensor& rgb, int64_t width, int64_t height) {
+  if (rgb.size(0) == height && rgb.size(1) == width) return rgb;
+  return resize_like_pillow(rgb, width, height);
+}
+
+void throw_if_cancelled(const std::atomic<bool>* cancel) {
+  if (cancel && cancel->load()) throw Cancelled();
+}
+
+void write_mp4(const std::string& path, int64_t frames, double fps, const std::atomic<bool>* cancel,
+               const std::function<at::Tensor(int64_t)>& frame_at) {
+  at::Tensor first = frame_at(0);
+  VideoWriter writer(path, first.size(1), first.size(0), fps);
+  writer.write(first);
+  for (int64_t i = 1; i < frames; ++i) {
+    throw_if_cancelled(cancel);
+    writer.write(frame_at(i));
+  }
+  writer.finish();
+}
+
+std::string number(double v) {
+  std::ostringstream text;
+  text << v;
+  return text.str();
+}
+
+std::string frame_name(int64_t index) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%04lld.png", static_cast<long long>(index));
+  return name;
+}
+
+}  // namespace
+
+void validate_params(const AnimationParams& p) {
+  auto check_size = [](int64_t v, const char* name) {
+    if (v <= 0 || v % 8 != 0)
+      throw Error(std::string(name) + " must be a positive multiple of 8 (the VAE downsamples by 8), got " +
+                  std::to_string(v));
+  };
+  check_size(p.width, "width");
+  check_size(p.height, "height");
+  if (p.steps < 1 || p.steps > 1000)
+    throw Error("steps must be between 1 and 1000 (the scheduler's training steps), got " + std::to_string(p.steps));
+  if (!std::isfinite(p.guidance) || p.guidance < 0)
+    throw Error("guidance must be a finite number >= 0, got " + number(p.guidance));
+  if (p.context < 1 || p.context > kMaxContextFrames)
+    throw Error("context must be between 1 and " + std::to_string(kMaxContextFrames) +
+                " frames (the motion modules' position limit), got " + std::to_string(p.context));
+  if (p.overlap < 0 || p.overlap >= p.context)
+    throw Error("overlap must be at least 0 and less than context (" + std::to_string(p.context) + "), got " +
+                std::to_string(p.overlap));
+}
+
+void validate_job(const AnimationJob& job) {
+  validate_params(job.params);
+  if (job.offset < 0) throw Error("offset must be 0 or more, got " + std::to_string(job.offset));
+  if (job.max_frames == 0) throw Error("max frames must be at least 1 (or unlimited)");
+  if (!std::isfinite(job.fps) || job.fps < 0 || job.fps > 1000)
+    throw Error("fps must be between 0 (the motion video's) and 1000, got " + number(job.fps));
+  check_readable_input(job.source, "source image", false);
+  check_readable_input(job.motion, "motion video", true);
+
+  struct Out {
+    const std::string& path;
+    const char* what;
+    bool folder;
+  };
+  const Out outs[] = {{job.video_out, "output video", false},
+                      {job.grid_out, "grid video", false},
+                      {job.frames_out, "frames folder", true},
+                      {job.control_out, "control video", false},
+                      {job.source_out, "source video", false}};
+  std::vector<std::pair<std::string, const char*>> seen = {{canonical_or_self(job.source), "the source image"},
+                                                           {canonical_or_self(job.motion), "the motion video"}};
+  bool any = false;
+  for (const Out& o : outs) {
+    if (o.path.empty()) continue;
+    any = true;
+    check_output_path(o.path, o.what, o.folder);
+    std::string key = canonical_or_self(o.path);
+    for (const auto& [other, name] : seen)
+      if (other == key) throw Error(std::string(o.what) + " " + o.path + " is the same path as " + name);
+    seen.emplace_back(key, o.what);
+  }
+  if (!any) throw Error("no output requested");
+}
+
+JobInputs load_job_inputs(const AnimationJob& job) {
+  const int64_t w = job.params.width, h = job.params.height;
+  JobInputs in;
+  in.source = resized(read_image_rgb(job.source), w, h).contiguous();
+  DecodedVideo motion = read_video(job.motion, job.max_frames, job.offset);
+  if (!motion.frames.defined() || motion.frames.dim() != 4 || motion.frames.size(0) == 0)
+    throw Error("motion video " + job.motion + " has no frames from offset " + std::to_string(job.offset));
+  std::vector<at::Tensor> frames;
+  frames.reserve(motion.frames.size(0));
+  for (int64_t i = 0; i < motion.frames.size(0); ++i) frames.push_back(resized(motion.frames[i], w, h));
+  in.control = at::stack(frames).contiguous();
+  in.fps = motion.fps > 0 ? motion.fps : 25.0;
+  return in;
+}
+
+JobResult run_animation_job(Animator& animator, const AnimationJob& job, const JobInputs& inputs,
+                            const ProgressCallback& progress, const std::atomic<bool>* cancel) {
+  throw_if_cancelled(cancel);
+  at::Tensor video = animator.animate(inputs.source, inputs.control, job.params, progress, cancel);
+  at::Tensor result = video_to_u8(video).contiguous();  // [F, H, W, 3]
+  throw_if_cancelled(cancel);
+
+  const int64_t frames = result.size(0);
+  const double fps = job.fps > 0 ? job.fps : inputs.fps;
+  const at::Tensor& source = inputs.source;
+  const at::Tensor& control = inputs.control;
+
+  StagedOutputs staged;
+  if (!job.video_out.empty())
+    write_mp4(staged.file(job.video_out), frames, fps, cancel, [&](int64_t i) { return result[i]; });
+  if (!job.grid_out.empty())
+    write_mp4(staged.file(job.grid_out), frames, fps, cancel, [&](int64_t i) {
+      return make_grid_row({source, control[i], result[i]});
+    });
+  if (!job.control_out.empty())
+    write_mp4(staged.file(job.control_out), frames, fps, cancel, [&](int64_t i) { return control[i]; });
+  if (!job.source_out.empty())
+    write_mp4(staged.file(job.source_out), frames, fps, cancel, [&](int64_t) { return source; });
+  if (!job.frames_out.empty()) {
+    fs::path folder = staged.folder(job.frames_out);
+    for (int64_t i = 0; i < frames; ++i) {
+      throw_if_cancelled(cancel);
+      write_png((folder / frame_name(i)).string(), result[i]);
+    }
+  }
+  throw_if_cancelled(cancel);
+
+  JobResult out;
+  out.outputs = staged.commit();
+  out.frames = frames;
+  out.fps = fps;
+  return out;
+}
+
+JobResult run_animation_job(Animator& animator, const AnimationJob& job, const ProgressCallback& progress,
+                            const std::atomic<bool>* cancel) {
+  validate_job(job);
+  JobInputs inputs = load_job_inputs(job);
+  return run_animation_job(animator, job, inputs, progress, cancel);
+}
+
+uint64_t random_seed() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ static_cast<uint64_t>(rd());
+}
+
+nlohmann::json progress_event_json(const ProgressEvent& e) {
+  nlohmann::json j = {{"event", "progress"}, {"phase", e.phase},     {"step", e.step},          {"steps", e.steps},
+                      {"window", e.window},  {"windows", e.windows}, {"elapsed_s", e.elapsed_s}};
+  j["eta_s"] = e.eta_s >= 0 ? nlohmann::json(e.eta_s) : nlohmann::json(nullptr);
+  return j;
+}
+
+}  // namespace ma
