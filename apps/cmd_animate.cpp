@@ -18,6 +18,7 @@
 #include "pipeline/animation.h"
 #include "pipeline/animation_job.h"
 #include "pipeline/job_outputs.h"
+#include "util/dtype.h"
 #include "util/error.h"
 #include "util/threads.h"
 
@@ -38,6 +39,7 @@ struct AnimateOptions {
   int64_t max_frames = 0, offset = 0;
   double fps = 0;
   int threads = 0;
+  std::string dtype = "fp32";
   bool quiet = false, log_json = false;
 };
 
@@ -62,7 +64,7 @@ const char* kFooter = R"(Modes:
           seed; L sets --context; offset applies only when max_length is set; videos are
           written at 25 fps like the original (--fps overrides). --models and the model
           part options override the yaml's pretrained_* paths; --overlap, --prompt,
-          --negative-prompt, --threads, --quiet and --log-json apply; other options are
+          --negative-prompt, --threads, --dtype, --quiet and --log-json apply; other options are
           refused.
 
 Inputs: the reference image (PNG/JPEG/WebP/BMP) and every motion frame (MP4/WebM/GIF or a
@@ -84,6 +86,7 @@ Exit status: 0 done, 1 error (one line on stderr), 130 cancelled.)";
 void check_mode_options(const AnimateOptions& o, const AnimateFlags& f) {
   if (o.quiet && o.log_json) throw Error("--quiet and --log-json cannot be used together");
   if (o.threads < 0) throw Error("--threads must be 0 (every core) or more, got " + std::to_string(o.threads));
+  (void)parse_dtype(o.dtype);  // a bad --dtype fails before any input is read
   if (f.size->count() > 0 && (f.width->count() > 0 || f.height->count() > 0))
     throw Error("--size cannot be combined with --width/--height (use one or the other)");
   if (!o.config.empty()) {
@@ -151,6 +154,7 @@ class AnimateRun {
     describe_inputs(jobs.front(), first);
     EngineOptions engine;
     engine.threads = configure_threads(o_.threads);
+    engine.dtype = parse_dtype(o_.dtype);
     rep_.info("loading models (" + std::to_string(engine.threads) + " threads)");
     rep_.json({{"event", "loading"}, {"threads", engine.threads}});
     auto t0 = std::chrono::steady_clock::now();
@@ -410,6 +414,12 @@ Action add_animate_command(CLI::App& app) {
   const char* running = "Running";
   sub->add_option("--threads", o->threads, "CPU threads (0: every core)")
       ->type_name("N")
+      ->capture_default_str()
+      ->group(running);
+  sub->add_option("--dtype", o->dtype,
+                  "Weights and compute precision: fp32, bf16 (about half the memory; see docs/performance.md "
+                  "for its accuracy) or fp16 (refused where libtorch's CPU kernels lack it)")
+      ->type_name("TYPE")
       ->capture_default_str()
       ->group(running);
   sub->add_flag("--quiet", o->quiet, "Print nothing but errors (default: off)")->group(running);

@@ -1,5 +1,8 @@
 #include "nn/attention.h"
 
+#include <torch/version.h>
+
+#include <algorithm>
 #include <cmath>
 
 namespace ma::nn {
@@ -27,9 +30,63 @@ at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, const a
   return merge_heads(at::bmm(probs, vh), heads);
 }
 
+at::Tensor attention_chunked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads,
+                             int64_t max_score_bytes) {
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2) / heads));
+  const at::Tensor qh = split_heads(q, heads), kh = split_heads(k, heads), vh = split_heads(v, heads);
+  const int64_t bh = qh.size(0), n = qh.size(1), m = kh.size(1), d = vh.size(2);
+  // Score rows (one query of one batch*head, m keys each) that fit the budget.
+  const int64_t row_bytes = std::max<int64_t>(1, m * static_cast<int64_t>(qh.element_size()));
+  const int64_t rows = std::max<int64_t>(1, max_score_bytes / row_bytes);
+  const at::Tensor kt = kh.transpose(1, 2);
+  auto attend_block = [&](const at::Tensor& qs, const at::Tensor& kts, const at::Tensor& vs, at::Tensor out) {
+    // The score block is [g, c, m]: exact softmax per row, bmm then scale.
+    at::Tensor probs = at::bmm(qs, kts).mul_(scale).softmax(-1);
+    at::bmm_out(out, probs, vs);
+  };
+  if (bh * n <= rows) {  // everything at once: the reference computation
+    at::Tensor out = at::empty({bh, n, d}, qh.options());
+    attend_block(qh, kt, vh, out);
+    return merge_heads(out, heads);
+  }
+  at::Tensor out = at::empty({bh, n, d}, qh.options());
+  if (n <= rows) {
+    // Whole batch*head slices, as many per block as fit.
+    const int64_t group = rows / n;
+    for (int64_t b0 = 0; b0 < bh; b0 += group) {
+      const int64_t b1 = std::min(bh, b0 + group);
+      attend_block(qh.slice(0, b0, b1), kt.slice(0, b0, b1), vh.slice(0, b0, b1), out.slice(0, b0, b1));
+    }
+  } else {
+    // One batch*head at a time, its queries in chunks of `rows`.
+    for (int64_t b = 0; b < bh; ++b) {
+      const at::Tensor qb = qh.slice(0, b, b + 1), kb = kt.slice(0, b, b + 1), vb = vh.slice(0, b, b + 1);
+      at::Tensor ob = out.select(0, b);
+      for (int64_t n0 = 0; n0 < n; n0 += rows) {
+        const int64_t n1 = std::min(n, n0 + rows);
+        attend_block(qb.slice(1, n0, n1), kb, vb, ob.slice(0, n0, n1).unsqueeze(0));
+      }
+    }
+  }
+  return merge_heads(out, heads);
+}
+
 at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                         int64_t heads) {
-  return attention_reference(q, k, v, heads);
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  // libtorch >= 2.1 has a fused (flash) CPU kernel for float and bfloat16:
+  // online softmax over key blocks, no score matrix in memory.
+  const at::ScalarType t = q.scalar_type();
+  if (t == at::kFloat || t == at::kBFloat16) {
+    const int64_t b = q.size(0), n = q.size(1), m = k.size(1), d = q.size(2) / heads;
+    at::Tensor qh = q.reshape({b, n, heads, d}).transpose(1, 2);
+    at::Tensor kh = k.reshape({b, m, heads, d}).transpose(1, 2);
+    at::Tensor vh = v.reshape({b, m, heads, d}).transpose(1, 2);
+    at::Tensor out = at::scaled_dot_product_attention(qh, kh, vh);
+    return out.transpose(1, 2).reshape({b, n, heads * d});
+  }
+#endif
+  return attention_chunked(q, k, v, heads, kAttentionScoreBudgetBytes);
 }
 
 Attention::Attention(int64_t query_dim, int64_t cross_dim, int64_t h, int64_t dh, bool qkv_bias, bool out_bias)

@@ -41,9 +41,36 @@ using ProgressCallback = std::function<void(const ProgressEvent&)>;
 // "step{i}.latents_in/noise_pred_guided/latents_out", "pipeline.video".
 using TapCallback = std::function<void(const std::string& name, const at::Tensor& value)>;
 
+class ClipTokenizer;
+class ClipTextModel;
+class AutoencoderKL;
+class UNetModel;
+class ControlNetModel;
+
+// Models already built and holding weights (the benchmark's random-weight
+// full-size models); the Animator takes ownership. The UNet must be the
+// kVideo kind built with the default MotionModuleConfig.
+struct EngineModels {
+  std::unique_ptr<ClipTokenizer> tokenizer;
+  std::unique_ptr<ClipTextModel> text_encoder;
+  std::unique_ptr<AutoencoderKL> vae;
+  std::unique_ptr<UNetModel> appearance_encoder;
+  std::unique_ptr<ControlNetModel> controlnet;
+  std::unique_ptr<UNetModel> unet;
+  EngineModels();
+  EngineModels(EngineModels&&) noexcept;
+  EngineModels& operator=(EngineModels&&) noexcept;
+  ~EngineModels();
+};
+
 class Animator {
  public:
+  // Throws ma::Error when options.dtype cannot run on options.device with
+  // this libtorch (fp16 on a libtorch 1.13 CPU).
   Animator(const ModelPaths& paths, const EngineOptions& options = {});
+  // Every member of `models` must be set; their weights must already be in
+  // options.dtype on options.device.
+  Animator(EngineModels models, const EngineOptions& options = {});
   ~Animator();
 
   // source: uint8 [H, W, 3] at the output size; control: uint8 [F, H, W, 3]

@@ -1,0 +1,119 @@
+#include "bench/flop_counter.h"
+
+#include <ATen/ATen.h>
+#include <ATen/record_function.h>
+
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+namespace ma::bench {
+
+struct FlopCounterAccess {
+  static FlopCounts& counts(FlopCounter& c) { return c.counts_; }
+};
+
+namespace {
+
+thread_local FlopCounter* tl_counter = nullptr;
+thread_local int tl_depth = 0;  // counted ops currently running on this thread
+
+enum class Kind { kNone, kConv, kMatmul, kBatchedMatmul, kFusedAttention };
+
+Kind kind_of(const char* name) {
+  if (std::strncmp(name, "aten::", 6) != 0) return Kind::kNone;
+  const char* op = name + 6;
+  if (!std::strcmp(op, "convolution") || !std::strcmp(op, "_convolution") || !std::strcmp(op, "conv2d"))
+    return Kind::kConv;
+  if (!std::strcmp(op, "mm") || !std::strcmp(op, "addmm")) return Kind::kMatmul;
+  if (!std::strcmp(op, "bmm") || !std::strcmp(op, "baddbmm")) return Kind::kBatchedMatmul;
+  if (!std::strcmp(op, "scaled_dot_product_attention")) return Kind::kFusedAttention;
+  return Kind::kNone;
+}
+
+// Passed from start to end: what the end callback still has to count.
+struct Pending : at::ObserverContext {
+  Kind kind = Kind::kNone;
+  double macs_per_output = 0;  // convolution: (C_in / groups) * kh * kw
+};
+
+const at::Tensor* tensor_arg(const at::RecordFunction& fn, size_t i) {
+  auto inputs = fn.inputs();
+  if (i >= inputs.size() || !inputs[i].isTensor()) return nullptr;
+  return &inputs[i].toTensor();
+}
+
+std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
+  if (!tl_counter) return nullptr;
+  const Kind kind = kind_of(fn.name());
+  if (kind == Kind::kNone) return nullptr;
+  auto pending = std::make_unique<Pending>();
+  if (tl_depth++ > 0) return pending;  // inside a counted op: its parent counted it
+  FlopCounts& c = FlopCounterAccess::counts(*tl_counter);
+  switch (kind) {
+    case Kind::kConv: {
+      const at::Tensor* w = tensor_arg(fn, 1);
+      if (w && w->dim() >= 3) {
+        double per = 1;
+        for (int64_t d = 1; d < w->dim(); ++d) per *= static_cast<double>(w->size(d));
+        pending->kind = Kind::kConv;
+        pending->macs_per_output = per;  // counted in on_end from the output size
+      }
+      break;
+    }
+    case Kind::kMatmul: {  // mm(a, b) / addmm(bias, a, b)
+      const size_t first = std::strcmp(fn.name(), "aten::addmm") == 0 ? 1 : 0;
+      const at::Tensor *a = tensor_arg(fn, first), *b = tensor_arg(fn, first + 1);
+      if (a && b && a->dim() == 2 && b->dim() == 2)
+        c.linear += 2.0 * static_cast<double>(a->size(0)) * static_cast<double>(a->size(1)) *
+                    static_cast<double>(b->size(1));
+      break;
+    }
+    case Kind::kBatchedMatmul: {  // bmm(a, b) / baddbmm(self, a, b)
+      const size_t first = std::strcmp(fn.name(), "aten::baddbmm") == 0 ? 1 : 0;
+      const at::Tensor *a = tensor_arg(fn, first), *b = tensor_arg(fn, first + 1);
+      if (a && b && a->dim() == 3 && b->dim() == 3)
+        c.attention += 2.0 * static_cast<double>(a->size(0)) * static_cast<double>(a->size(1)) *
+                       static_cast<double>(a->size(2)) * static_cast<double>(b->size(2));
+      break;
+    }
+    case Kind::kFusedAttention: {  // q [..., N, D], k [..., M, D]
+      const at::Tensor *q = tensor_arg(fn, 0), *k = tensor_arg(fn, 1);
+      if (q && k && q->dim() >= 2 && k->dim() >= 2)
+        c.attention += 4.0 * static_cast<double>(q->numel()) * static_cast<double>(k->size(-2));
+      break;
+    }
+    case Kind::kNone: break;
+  }
+  return pending;
+}
+
+void on_end(const at::RecordFunction& fn, at::ObserverContext* ctx) {
+  if (!ctx) return;
+  --tl_depth;
+  auto* pending = static_cast<Pending*>(ctx);
+  if (pending->kind != Kind::kConv || !tl_counter) return;
+  const auto& outputs = fn.outputs();
+  if (!outputs.empty() && outputs[0].isTensor())
+    FlopCounterAccess::counts(*tl_counter).conv +=
+        2.0 * static_cast<double>(outputs[0].toTensor().numel()) * pending->macs_per_output;
+}
+
+}  // namespace
+
+FlopCounter::FlopCounter() {
+  if (tl_counter) throw std::logic_error("FlopCounter: one counter per thread at a time");
+  handle_ = at::addThreadLocalCallback(
+      at::RecordFunctionCallback(&on_start, &on_end).needsInputs(true).needsOutputs(true).scopes(
+          {at::RecordScope::FUNCTION}));
+  tl_counter = this;
+  tl_depth = 0;
+}
+
+FlopCounter::~FlopCounter() {
+  at::removeCallback(handle_);
+  tl_counter = nullptr;
+  tl_depth = 0;
+}
+
+}  // namespace ma::bench

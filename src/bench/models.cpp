@@ -1,0 +1,150 @@
+#include "bench/models.h"
+
+#include <unistd.h>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <vector>
+
+#include "io/model_paths.h"
+#include "models/autoencoder_kl.h"
+#include "models/clip_text_model.h"
+#include "models/controlnet.h"
+#include "models/load.h"
+#include "models/sd15_configs.h"
+#include "models/unet.h"
+#include "text/clip_tokenizer.h"
+#include "util/error.h"
+
+namespace ma::bench {
+
+Json sd15_vae_config() {
+  return Json::parse(R"({
+    "in_channels": 3, "out_channels": 3, "latent_channels": 4, "block_out_channels": [128, 256, 512, 512],
+    "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"],
+    "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"],
+    "layers_per_block": 2, "norm_num_groups": 32, "act_fn": "silu", "sample_size": 256})");
+}
+
+Json sd15_text_encoder_config() {
+  return Json::parse(R"({
+    "vocab_size": 49408, "hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12,
+    "num_hidden_layers": 12, "max_position_embeddings": 77, "layer_norm_eps": 1e-5, "hidden_act": "quick_gelu",
+    "projection_dim": 768})");
+}
+
+TensorMap random_state(const nn::Module& m, const TensorOptions& opt, uint64_t seed) {
+  // Drawing ~1.3 G normal numbers one by one takes minutes on a small
+  // machine: draw a pool of at most 16 M once and give every tensor a copy of
+  // a stretch of it from a seeded random offset (wrapping around). Timings do
+  // not care that values repeat across tensors.
+  const auto params = m.parameters();
+  int64_t total = 0;
+  for (const nn::ParamInfo& p : params) {
+    int64_t n = 1;
+    for (int64_t d : p.shape) n *= d;
+    if (p.floating) total += n;
+  }
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  const int64_t pool_size = std::max<int64_t>(1, std::min<int64_t>(total, int64_t{1} << 24));
+  const at::Tensor pool = at::randn({pool_size}, gen, at::TensorOptions().dtype(at::kFloat)).mul_(0.02);
+  std::mt19937_64 offsets(seed);
+  TensorMap state;
+  for (const nn::ParamInfo& p : params) {
+    int64_t n = 1;
+    for (int64_t d : p.shape) n *= d;
+    at::Tensor t;
+    if (!p.floating) {
+      t = at::arange(n, at::TensorOptions().dtype(at::kLong)).reshape(p.shape);
+    } else {
+      t = at::empty({n}, at::TensorOptions().dtype(at::kFloat));
+      int64_t offset = static_cast<int64_t>(offsets() % static_cast<uint64_t>(pool_size));
+      for (int64_t pos = 0; pos < n;) {
+        const int64_t len = std::min(n - pos, pool_size - offset);
+        t.slice(0, pos, pos + len).copy_(pool.slice(0, offset, offset + len));
+        pos += len;
+        offset = 0;
+      }
+      t = t.view(p.shape);
+      const bool norm_scale = p.shape.size() == 1 && p.name.size() >= 7 &&
+                              p.name.compare(p.name.size() - 7, 7, ".weight") == 0;
+      if (norm_scale) t.add_(1.0);
+    }
+    state[p.name] = convert_tensor(t, opt);
+  }
+  return state;
+}
+
+std::unique_ptr<ClipTokenizer> special_tokens_tokenizer() {
+  char dir_template[] = "/tmp/magicanimate-bench-tokenizer-XXXXXX";
+  const char* dir = mkdtemp(dir_template);
+  if (!dir) throw Error("bench: cannot create a temporary folder under /tmp");
+  const std::string base = dir;
+  std::ofstream(base + "/vocab.json") << R"({"<|startoftext|>": 49406, "<|endoftext|>": 49407})";
+  std::ofstream(base + "/merges.txt") << "#version: 0.2\n";
+  std::unique_ptr<ClipTokenizer> tokenizer;
+  std::string failure;
+  try {
+    tokenizer = std::make_unique<ClipTokenizer>(base);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  std::remove((base + "/vocab.json").c_str());
+  std::remove((base + "/merges.txt").c_str());
+  rmdir(base.c_str());
+  if (!tokenizer) throw Error("bench: tokenizer: " + failure);
+  return tokenizer;
+}
+
+EngineModels build_random_models(const std::string& models_dir, const TensorOptions& opt, uint64_t seed) {
+  EngineModels m;
+  if (models_dir.empty()) {
+    m.tokenizer = special_tokens_tokenizer();
+    m.text_encoder = std::make_unique<ClipTextModel>(ClipTextConfig::from_json(sd15_text_encoder_config()));
+    m.vae = std::make_unique<AutoencoderKL>(AutoencoderKLConfig::from_json(sd15_vae_config()));
+    const UNetConfig unet = UNetConfig::from_json(sd15_unet_config(), "SD 1.5 UNet config");
+    m.appearance_encoder = std::make_unique<UNetModel>(unet, UNetKind::kAppearanceEncoder);
+    m.controlnet =
+        std::make_unique<ControlNetModel>(UNetConfig::from_json(sd15_controlnet_config(), "ControlNet config"));
+    m.unet = std::make_unique<UNetModel>(unet, UNetKind::kVideo);
+  } else {
+    const ModelPaths paths = resolve_model_paths(models_dir);
+    m.tokenizer = std::make_unique<ClipTokenizer>(paths.tokenizer_dir);
+    m.text_encoder = std::make_unique<ClipTextModel>(paths.text_encoder_config);
+    m.vae = std::make_unique<AutoencoderKL>(paths.vae_config);
+    m.appearance_encoder =
+        std::make_unique<UNetModel>(UNetConfig::load(paths.appearance_encoder_config), UNetKind::kAppearanceEncoder);
+    m.controlnet = std::make_unique<ControlNetModel>(UNetConfig::load(paths.controlnet_config));
+    m.unet = std::make_unique<UNetModel>(UNetConfig::load(paths.unet_config), UNetKind::kVideo);
+  }
+  // Through the normal loaders, so every model is marked loaded and checked.
+  m.text_encoder->load(random_state(*m.text_encoder, opt, seed), opt, "random text encoder weights");
+  m.vae->load(random_state(*m.vae, opt, seed + 1), opt, "random VAE weights");
+  load_module(*m.appearance_encoder, random_state(*m.appearance_encoder, opt, seed + 2), opt,
+              "random appearance encoder weights");
+  load_module(*m.controlnet, random_state(*m.controlnet, opt, seed + 3), opt, "random ControlNet weights");
+  load_module(*m.unet, random_state(*m.unet, opt, seed + 4), opt, "random UNet weights");
+  return m;
+}
+
+int64_t weight_bytes(const EngineModels& models) {
+  int64_t total = 0;
+  auto add = [&](const nn::Module* m) {
+    if (!m) return;
+    for (const nn::ParamInfo& p : m->parameters())
+      if (p.slot && p.slot->defined()) total += static_cast<int64_t>(p.slot->nbytes());
+  };
+  add(models.text_encoder.get());
+  add(models.vae.get());
+  add(models.appearance_encoder.get());
+  add(models.controlnet.get());
+  add(models.unet.get());
+  return total;
+}
+
+}  // namespace ma::bench
