@@ -1,7 +1,7 @@
 // `magicanimate serve`: loads the models once and serves the animation API
 // and the web page (see docs/server.md).
+#include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <thread>

@@ -184,6 +184,7 @@ async function follow(id, controller) {
     let last = null;
     try {
       const res = await api(`/v1/animations/${id}/events`, { signal: controller.signal });
+      if (res.status === 404) { $('current').hidden = true; refreshList(); return; }  // deleted meanwhile
       if (!res.ok) throw new Error(await errorOf(res));
       const reader = res.body.getReader();
       const decoder = new TextDecoder();

@@ -23,6 +23,7 @@
 #include "nn/reference_bank.h"
 #include "pipeline/animation.h"
 #include "text/clip_tokenizer.h"
+#include "util/cpu_allocator.h"
 #include "util/dtype.h"
 #include "util/error.h"
 #include "util/threads.h"
@@ -37,7 +38,6 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 
 std::string str(int64_t v) { return std::to_string(v); }
 
-FlopCounts scaled(const FlopCounts& f, double k) { return {f.conv * k, f.linear * k, f.attention * k}; }
 
 // The pipeline decodes this many frames per VAE call (animation.cpp's
 // kDecodeFramesPerBatch); the per-frame decode figure times the same batch.
@@ -119,6 +119,21 @@ double gemm_peak_gflops(int64_t n, at::ScalarType dtype, int reps) {
   return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / best / 1e9;
 }
 
+double conv_peak_gflops(at::ScalarType dtype, int reps) {
+  c10::InferenceMode guard;
+  // A VAE-decoder-like 3x3 convolution: 256 -> 256 channels on 8 x 64 x 64.
+  const int64_t n = 8, c = 256, hw = 64;
+  at::Tensor x = at::randn({n, c, hw, hw}).to(dtype), w = at::randn({c, c, 3, 3}).mul_(0.02).to(dtype);
+  (void)at::conv2d(x, w, {}, 1, 1);  // warm-up: oneDNN builds its kernel
+  double best = 1e300;
+  for (int i = 0; i < std::max(1, reps); ++i) {
+    const auto t0 = Clock::now();
+    (void)at::conv2d(x, w, {}, 1, 1);
+    best = std::min(best, since(t0));
+  }
+  return 2.0 * n * c * hw * hw * c * 9 / best / 1e9;
+}
+
 namespace {
 
 class Runner {
@@ -150,7 +165,7 @@ class Runner {
     }
     const double seconds = since(t0);
     res.seconds = seconds / static_cast<double>(units);
-    res.flops = scaled(flops, 1.0 / static_cast<double>(units));
+    res.flops = flops.scaled(1.0 / static_cast<double>(units));
     res.peak_rss_bytes = peak_rss_bytes();
     add(res);
   }
@@ -235,6 +250,7 @@ BenchReport run_benchmark(const BenchOptions& o) {
   BenchReport r;
   r.options = o;
   r.threads = configure_threads(o.threads);
+  enable_allocation_cache();
   r.cores = static_cast<int>(std::thread::hardware_concurrency());
   r.cpu = first_line_of_file("/proc/cpuinfo", "model name");
   {
@@ -253,12 +269,14 @@ BenchReport run_benchmark(const BenchOptions& o) {
   run.log("bench: fp32 GEMM peak (" + str(o.gemm_size) + "^3 at::mm, " + std::to_string(r.threads) + " threads)");
   r.gemm_peak_gflops = gemm_peak_gflops(o.gemm_size, at::kFloat);
   if (o.dtype != at::kFloat) r.gemm_peak_dtype_gflops = gemm_peak_gflops(o.gemm_size, o.dtype);
+  r.conv_peak_gflops = conv_peak_gflops(at::kFloat);
 
   run.log("bench: building the models (" + r.models + ", " + dtype_name(o.dtype) + ")");
   const auto load_start = Clock::now();
   const TensorOptions weights{o.dtype, at::kCPU};
   EngineModels models = build_random_models(o.models_dir, weights);
   r.load_seconds = since(load_start);
+  release_allocation_cache();  // the random-weight temporaries: not part of any component
   r.weight_bytes = weight_bytes(models);
   r.rss_after_load_bytes = current_rss_bytes();
 
@@ -341,6 +359,10 @@ BenchReport run_benchmark(const BenchOptions& o) {
     return std::find(keys.begin(), keys.end(), a.key) < std::find(keys.begin(), keys.end(), b.key);
   });
   r.process_peak_rss_bytes = peak_rss_bytes();
+  const AllocationCacheStats cache = allocation_cache_stats();
+  r.allocation_cache_cap_bytes = cache.cap_bytes;
+  r.allocation_cache_hits = cache.hits;
+  r.allocation_cache_misses = cache.misses;
   return r;
 }
 
@@ -354,7 +376,9 @@ double round_to(double v, int digits) {
 nlohmann::ordered_json BenchReport::to_json() const {
   nlohmann::ordered_json j;
   j["gemm_peak_gflops"] = round_to(gemm_peak_gflops, 2);
-  if (gemm_peak_dtype_gflops > 0) j["gemm_peak_" + dtype_name(options.dtype) + "_gflops"] = round_to(gemm_peak_dtype_gflops, 2);
+  if (gemm_peak_dtype_gflops > 0)
+    j["gemm_peak_" + dtype_name(options.dtype) + "_gflops"] = round_to(gemm_peak_dtype_gflops, 2);
+  j["conv3x3_fp32_gflops"] = round_to(conv_peak_gflops, 2);
   nlohmann::ordered_json comps = nlohmann::ordered_json::object();
   for (const ComponentResult& c : components) {
     nlohmann::ordered_json e;
@@ -367,6 +391,10 @@ nlohmann::ordered_json BenchReport::to_json() const {
     e["gflop_by_op"] = {{"conv", round_to(c.flops.conv / 1e9, 4)},
                         {"linear", round_to(c.flops.linear / 1e9, 4)},
                         {"attention", round_to(c.flops.attention / 1e9, 4)}};
+    e["seconds_by_op"] = {{"conv", round_to(c.flops.conv_s, 6)},
+                          {"linear", round_to(c.flops.linear_s, 6)},
+                          {"attention", round_to(c.flops.attention_s, 6)},
+                          {"other", round_to(std::max(0.0, c.seconds - c.flops.seconds()), 6)}};
     e["frames_per_call"] = c.units;
     e["what"] = c.description;
     comps[c.key] = e;
@@ -382,6 +410,9 @@ nlohmann::ordered_json BenchReport::to_json() const {
   j["model_build_seconds"] = round_to(load_seconds, 3);
   j["rss_after_load_mb"] = round_to(to_mb(rss_after_load_bytes), 1);
   j["process_peak_rss_mb"] = round_to(to_mb(process_peak_rss_bytes), 1);
+  j["allocation_cache"] = {{"cap_mb", round_to(to_mb(allocation_cache_cap_bytes), 0)},
+                           {"hits", allocation_cache_hits},
+                           {"misses", allocation_cache_misses}};
   j["machine"] = {{"cpu", cpu},
                   {"cores", cores},
                   {"memory_mb", round_to(to_mb(memory_bytes), 0)},
@@ -402,7 +433,7 @@ std::string BenchReport::to_table() const {
       << " GFLOP/s";
   if (gemm_peak_dtype_gflops > 0)
     out << "; " << dtype_name(options.dtype) << ": " << gemm_peak_dtype_gflops << " GFLOP/s";
-  out << "\n\n";
+  out << "; fp32 3x3 convolution (oneDNN): " << conv_peak_gflops << " GFLOP/s\n\n";
   out << std::left << std::setw(26) << "component" << std::right << std::setw(11) << "seconds" << std::setw(11)
       << "GFLOP" << std::setw(10) << "GFLOP/s" << std::setw(8) << "%peak" << std::setw(13) << "peak RSS MB" << "\n";
   for (const ComponentResult& c : components) {
@@ -412,8 +443,10 @@ std::string BenchReport::to_table() const {
         << (gemm_peak_gflops > 0 ? 100.0 * gflops / gemm_peak_gflops : 0.0) << std::setprecision(0) << std::setw(13)
         << to_mb(c.peak_rss_bytes) << "\n";
   }
-  out << "\nper-frame rows divide one call over its frames; peak RSS includes the resident weights; process peak "
-      << std::setprecision(0) << to_mb(process_peak_rss_bytes) << " MB.\n";
+  out << "\nper-frame rows divide one call over its frames; %peak is of the GEMM peak (convolutions run\n"
+      << "in oneDNN and can exceed it); peak RSS includes the resident weights and up to "
+      << std::setprecision(0) << to_mb(allocation_cache_cap_bytes) << " MB of\nallocation cache; process peak "
+      << to_mb(process_peak_rss_bytes) << " MB.\n";
   return out.str();
 }
 

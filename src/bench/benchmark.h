@@ -46,6 +46,8 @@ struct BenchReport {
   int threads = 0;
   double gemm_peak_gflops = 0;        // fp32
   double gemm_peak_dtype_gflops = 0;  // in options.dtype when not fp32
+  double conv_peak_gflops = 0;        // fp32 3x3 convolution (oneDNN), for context
+  int64_t allocation_cache_cap_bytes = 0, allocation_cache_hits = 0, allocation_cache_misses = 0;
   int64_t weight_bytes = 0, rss_after_load_bytes = 0, process_peak_rss_bytes = 0;
   double load_seconds = 0;
   std::string cpu, blas, torch_version, models;
@@ -62,5 +64,8 @@ BenchReport run_benchmark(const BenchOptions& options);
 // Best of `reps` timed at::mm of two n x n matrices in `dtype` (after one
 // warm-up), in GFLOP/s (2 n^3 per product), on the current thread setting.
 double gemm_peak_gflops(int64_t n, at::ScalarType dtype, int reps = 5);
+
+// Best of `reps` 3x3 convolutions, 256 -> 256 channels on 8 x 64 x 64, in GFLOP/s.
+double conv_peak_gflops(at::ScalarType dtype, int reps = 3);
 
 }  // namespace ma::bench

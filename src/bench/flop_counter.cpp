@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/record_function.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -33,8 +34,9 @@ Kind kind_of(const char* name) {
 
 // Passed from start to end: what the end callback still has to count.
 struct Pending : at::ObserverContext {
-  Kind kind = Kind::kNone;
-  double macs_per_output = 0;  // convolution: (C_in / groups) * kh * kw
+  Kind kind = Kind::kNone;       // set for the outermost counted op only
+  double macs_per_output = 0;    // convolution: (C_in / groups) * kh * kw
+  std::chrono::steady_clock::time_point start;
 };
 
 const at::Tensor* tensor_arg(const at::RecordFunction& fn, size_t i) {
@@ -49,6 +51,7 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
   if (kind == Kind::kNone) return nullptr;
   auto pending = std::make_unique<Pending>();
   if (tl_depth++ > 0) return pending;  // inside a counted op: its parent counted it
+  pending->kind = kind;
   FlopCounts& c = FlopCounterAccess::counts(*tl_counter);
   switch (kind) {
     case Kind::kConv: {
@@ -56,7 +59,6 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
       if (w && w->dim() >= 3) {
         double per = 1;
         for (int64_t d = 1; d < w->dim(); ++d) per *= static_cast<double>(w->size(d));
-        pending->kind = Kind::kConv;
         pending->macs_per_output = per;  // counted in on_end from the output size
       }
       break;
@@ -85,6 +87,7 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
     }
     case Kind::kNone: break;
   }
+  pending->start = std::chrono::steady_clock::now();
   return pending;
 }
 
@@ -92,11 +95,23 @@ void on_end(const at::RecordFunction& fn, at::ObserverContext* ctx) {
   if (!ctx) return;
   --tl_depth;
   auto* pending = static_cast<Pending*>(ctx);
-  if (pending->kind != Kind::kConv || !tl_counter) return;
-  const auto& outputs = fn.outputs();
-  if (!outputs.empty() && outputs[0].isTensor())
-    FlopCounterAccess::counts(*tl_counter).conv +=
-        2.0 * static_cast<double>(outputs[0].toTensor().numel()) * pending->macs_per_output;
+  if (pending->kind == Kind::kNone || !tl_counter) return;
+  FlopCounts& c = FlopCounterAccess::counts(*tl_counter);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - pending->start).count();
+  switch (pending->kind) {
+    case Kind::kConv: {
+      c.conv_s += seconds;
+      const auto& outputs = fn.outputs();
+      if (!outputs.empty() && outputs[0].isTensor())
+        c.conv += 2.0 * static_cast<double>(outputs[0].toTensor().numel()) * pending->macs_per_output;
+      break;
+    }
+    case Kind::kMatmul: c.linear_s += seconds; break;
+    case Kind::kBatchedMatmul:
+    case Kind::kFusedAttention: c.attention_s += seconds; break;
+    case Kind::kNone: break;
+  }
 }
 
 }  // namespace

@@ -23,8 +23,18 @@ struct FlopCounts {
   double conv = 0;       // convolutions
   double linear = 0;     // mm / addmm (Linear layers, 1x1 projections as matmul)
   double attention = 0;  // bmm / baddbmm / fused attention
+  // Wall seconds spent inside the counted ops of each kind (everything else
+  // -- norms, softmax, element-wise, copies -- is the rest of the time).
+  double conv_s = 0, linear_s = 0, attention_s = 0;
   double total() const { return conv + linear + attention; }
-  FlopCounts operator-(const FlopCounts& o) const { return {conv - o.conv, linear - o.linear, attention - o.attention}; }
+  double seconds() const { return conv_s + linear_s + attention_s; }
+  FlopCounts operator-(const FlopCounts& o) const {
+    return {conv - o.conv,         linear - o.linear,     attention - o.attention,
+            conv_s - o.conv_s,     linear_s - o.linear_s, attention_s - o.attention_s};
+  }
+  FlopCounts scaled(double k) const {
+    return {conv * k, linear * k, attention * k, conv_s * k, linear_s * k, attention_s * k};
+  }
 };
 
 // While alive, counts the ops dispatched on the thread that created it.

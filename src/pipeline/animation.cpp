@@ -11,6 +11,7 @@
 #include "pipeline/context_windows.h"
 #include "pipeline/ddim.h"
 #include "pipeline/model_loading.h"
+#include "util/cpu_allocator.h"
 #include "util/dtype.h"
 #include "util/error.h"
 #include "util/threads.h"
@@ -112,6 +113,7 @@ Animator::Animator(EngineModels models, const EngineOptions& options) : impl_(st
   m.options = options;
   m.weights = TensorOptions{options.dtype, options.device};
   configure_threads(options.threads);
+  enable_allocation_cache();
   m.tokenizer = std::move(models.tokenizer);
   m.text_encoder = std::move(models.text_encoder);
   m.vae = std::move(models.vae);
@@ -126,6 +128,7 @@ Animator::Animator(const ModelPaths& paths, const EngineOptions& options) : impl
   m.options = options;
   m.weights = TensorOptions{options.dtype, options.device};
   configure_threads(options.threads);
+  enable_allocation_cache();
   c10::InferenceMode inference;
 
   m.tokenizer = load_tokenizer(paths);

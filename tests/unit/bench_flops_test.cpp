@@ -59,6 +59,10 @@ TEST(FlopCounter, ConvolutionCountsOutputPositions) {
   ASSERT_EQ(y.sizes(), (at::IntArrayRef{2, 10, 8, 8}));
   EXPECT_DOUBLE_EQ(counter.counts().conv, 2.0 * 2 * 10 * 8 * 8 * 6 * 3 * 3);
   EXPECT_EQ(counter.counts().linear, 0);  // the convolution's own GEMMs are not counted twice
+  // Its time is attributed to convolutions only.
+  EXPECT_GT(counter.counts().conv_s, 0);
+  EXPECT_EQ(counter.counts().linear_s, 0);
+  EXPECT_EQ(counter.counts().attention_s, 0);
 }
 
 TEST(FlopCounter, AttentionCountsBothMatmuls) {
