@@ -1,8 +1,8 @@
 // Micro-benchmarks of the engine's hot spots with Google Benchmark: the GEMM
 // peak, the attention paths (plain, chunked, whatever
 // scaled_dot_product_attention picks), and the tiny fixture models' UNet
-// window. Each reports GFLOP/s from the same FLOP counter as `magicanimate
-// bench`. Run: build-*/bench/ma_microbench [--benchmark_filter=Attention]
+// window. Each reports GFLOP/s (on wall time) from the same FLOP counter as
+// `magicanimate bench`. Run: build-*/bench/ma_microbench [--benchmark_filter=Attention]
 #include <benchmark/benchmark.h>
 
 #include <c10/core/InferenceMode.h>
@@ -13,6 +13,7 @@
 #include "models/unet.h"
 #include "nn/attention.h"
 #include "nn/reference_bank.h"
+#include "util/cpu_allocator.h"
 #include "util/threads.h"
 
 namespace {
@@ -39,7 +40,7 @@ void BM_Gemm(benchmark::State& state) {
   at::Tensor a = at::randn({n, n}), b = at::randn({n, n}), c = at::empty({n, n});
   run_counted(state, [&] { at::mm_out(c, a, b); });
 }
-BENCHMARK(BM_Gemm)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Gemm)->Arg(512)->Arg(1024)->Arg(2048)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Self-attention of SD's first block with the reference bank, one frame and
 // both CFG halves: 1024 queries (256x256) or 4096 (512x512), twice as many
@@ -65,6 +66,7 @@ void BM_Attention(benchmark::State& state) {
 BENCHMARK(BM_Attention)
     ->ArgNames({"path", "queries"})
     ->ArgsProduct({{kReference, kChunked, kDefault}, {1024, 4096}})
+    ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
 // One 16-frame window of the tiny fixture UNet3D with CFG at 64x64.
@@ -83,12 +85,13 @@ void BM_TinyUNetWindow(benchmark::State& state) {
   at::Tensor both = at::cat({text, text}, 0), x = at::cat({latents, latents}, 0);
   run_counted(state, [&] { (void)models.unet->forward(x, 500, both, frames, &res, &bank, true); });
 }
-BENCHMARK(BM_TinyUNetWindow)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TinyUNetWindow)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
 int main(int argc, char** argv) {
   ma::configure_threads(0);
+  ma::enable_allocation_cache();  // as the engine runs
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -33,9 +33,13 @@ class CachingAllocator final : public c10::Allocator {
  public:
   explicit CachingAllocator(c10::Allocator* fallback) : fallback_(fallback) {}
 
-  // (No `override` here: the set of virtual functions differs between
-  // libtorch versions, e.g. copy_data is pure virtual in 2.x.)
-  c10::DataPtr allocate(size_t n) const {
+  // (No `override` here: the virtual interface differs between libtorch
+  // versions -- allocate() lost its const in 2.x and copy_data() became pure
+  // virtual -- so both spellings are defined.)
+  c10::DataPtr allocate(size_t n) const { return allocate_block(n); }
+  c10::DataPtr allocate(size_t n) { return allocate_block(n); }
+
+  c10::DataPtr allocate_block(size_t n) const {
     if (n < kLargeBlock) return fallback_->allocate(n);
     size_t size = round_up(n, kHugePage);
     Block* block = nullptr;
