@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "pipeline/context_windows.h"
+#include "pipeline/control_residual_cache.h"
 #include "pipeline/ddim.h"
 #include "pipeline/model_loading.h"
 #include "util/cpu_allocator.h"
@@ -28,10 +29,6 @@ constexpr int64_t kNoiseClipFrames = 16;
 
 // The original's latent scale and the latent downsampling factor of the VAE.
 constexpr int64_t kLatentFactor = 8;
-
-// Frames decoded by the VAE at once: bounds decoder memory (its activations
-// at 512x512 are ~1 GB per frame in fp32) while batching the convolutions.
-constexpr int64_t kDecodeFramesPerBatch = 4;
 
 std::string str(int64_t v) { return std::to_string(v); }
 
@@ -76,25 +73,6 @@ struct Animator::Impl {
     return text_encoder->forward(ids);
   }
 
-  // ControlNet residuals of every frame, computed window by window of `size`
-  // frames (the original's non-overlapping schedule; per-frame results do not
-  // depend on the grouping).
-  std::vector<at::Tensor> controlnet_residuals(const at::Tensor& latents, const at::Tensor& cond, double t,
-                                               const at::Tensor& text_cond, int64_t size, at::Tensor* mid) const {
-    std::vector<std::vector<at::Tensor>> down;
-    std::vector<at::Tensor> mids;
-    for (int64_t start = 0; start < latents.size(0); start += size) {
-      const int64_t end = std::min(start + size, latents.size(0));
-      ControlResiduals r = controlnet->forward(latents.slice(0, start, end), t, text_cond, cond.slice(0, start, end));
-      if (down.empty()) down.resize(r.down.size());
-      for (size_t i = 0; i < r.down.size(); ++i) down[i].push_back(r.down[i]);
-      mids.push_back(r.mid);
-    }
-    std::vector<at::Tensor> out;
-    for (auto& parts : down) out.push_back(at::cat(parts, 0));
-    *mid = at::cat(mids, 0);
-    return out;
-  }
 };
 
 EngineModels::EngineModels() = default;
@@ -209,10 +187,11 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
     m.appearance_encoder->forward(ref_latents, t, text_cond, 1, nullptr, &bank);
     bank.start_read();
 
-    // 5b. ControlNet residuals for every frame, on the conditional text.
-    ControlResiduals residuals;
-    residuals.down = m.controlnet_residuals(latents, cond_images, t, text_cond, p.context, &residuals.mid);
-    check_cancel();
+    // 5b. ControlNet residuals on the conditional text, in the original's
+    // blocks of `context` frames, computed as the windows first need them.
+    ControlResidualCache residuals(windows, padded, p.context, [&](int64_t start, int64_t end) {
+      return m.controlnet->forward(latents.slice(0, start, end), t, text_cond, cond_images.slice(0, start, end));
+    });
 
     // 5c. The 3D UNet over overlapping windows, both guidance halves at once;
     // predictions are summed per frame and averaged.
@@ -223,9 +202,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
       const int64_t n = static_cast<int64_t>(win.size());
       at::Tensor idx = at::tensor(win, at::TensorOptions().dtype(at::kLong)).to(m.options.device);
       at::Tensor x = latents.index_select(0, idx);
-      ControlResiduals window_res;
-      for (const auto& r : residuals.down) window_res.down.push_back(r.index_select(0, idx));
-      window_res.mid = residuals.mid.index_select(0, idx);
+      ControlResiduals window_res = residuals.for_window(wi);
       at::Tensor pred = m.unet->forward(at::cat({x, x}, 0), t, text, n, &window_res, &bank, true);
       sum_uncond.index_add_(0, idx, pred.slice(0, 0, n));
       sum_cond.index_add_(0, idx, pred.slice(0, n));
@@ -251,7 +228,8 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
   // 6. Decode the frames of the original length.
   emit({"decode", p.steps, p.steps, 0, 0, 0, -1});
   check_cancel();
-  at::Tensor video = m.vae->decode_video(to_video_layout(latents.slice(0, 0, frames)), kDecodeFramesPerBatch);
+  const int64_t decode_batch = m.vae->decode_frames_within(kVaeDecodeBudgetBytes, h, w);
+  at::Tensor video = m.vae->decode_video(to_video_layout(latents.slice(0, 0, frames)), decode_batch);
   record("pipeline.video", video);
   emit({"done", p.steps, p.steps, 0, 0, 0, 0});
   return from_video_layout(video).to(at::kCPU).to(at::kFloat);
