@@ -1,5 +1,9 @@
 #include "bench/benchmark.h"
 
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
+
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/version.h>
@@ -39,9 +43,6 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 std::string str(int64_t v) { return std::to_string(v); }
 
 
-// The pipeline decodes this many frames per VAE call (animation.cpp's
-// kDecodeFramesPerBatch); the per-frame decode figure times the same batch.
-constexpr int64_t kDecodeBatch = 4;
 // A DDIM timestep of a 25-step schedule; the cost does not depend on it.
 constexpr double kTimestep = 961;
 
@@ -61,9 +62,17 @@ std::string first_line_of_file(const std::string& path, const std::string& key) 
   return "";
 }
 
-// Which BLAS this process mapped (Debian's libtorch uses whatever libblas.so.3
-// the alternatives system points to: the reference BLAS unless OpenBLAS is installed).
+// Which BLAS serves sgemm_ in this process (Debian's libtorch uses whatever
+// libblas.so.3 the alternatives system points to: the reference BLAS unless
+// OpenBLAS is installed).
 std::string loaded_blas() {
+  if (void* sgemm = dlsym(RTLD_DEFAULT, "sgemm_")) {
+    Dl_info info{};
+    if (dladdr(sgemm, &info) && info.dli_fname) {
+      char resolved[PATH_MAX];
+      return realpath(info.dli_fname, resolved) ? std::string(resolved) : std::string(info.dli_fname);
+    }
+  }
   std::ifstream maps("/proc/self/maps");
   std::string line, found;
   while (std::getline(maps, line)) {
@@ -337,10 +346,11 @@ BenchReport run_benchmark(const BenchOptions& o) {
   residuals = {};
 
   if (run.wanted("vae_decode_frame")) {
-    const int64_t n = std::min(kDecodeBatch, f);
+    // The batch the pipeline decodes at this size (kVaeDecodeBudgetBytes).
+    const int64_t n = std::min(models.vae->decode_frames_within(kVaeDecodeBudgetBytes, lat, lat), f);
     at::Tensor z = at::randn({1, channels, n, lat, lat}).to(o.dtype);
     run.measure("vae_decode_frame", "VAE decoder per frame (" + str(n) + " frames per call, as the pipeline)", n,
-                [&] { (void)models.vae->decode_video(z, kDecodeBatch); });
+                [&] { (void)models.vae->decode_video(z, n); });
   }
 
   const bool step1 = run.wanted(step_key(f)), step2 = run.wanted(step_key(2 * f)), e2e = run.wanted("end_to_end");

@@ -1,5 +1,7 @@
 #include "models/autoencoder_kl.h"
 
+#include <algorithm>
+
 #include "io/weights.h"
 #include "util/error.h"
 
@@ -139,6 +141,15 @@ at::Tensor AutoencoderKL::encode_reference(const at::Tensor& image_u8) const {
   at::Tensor x = image_u8.to(options_.device, at::kFloat).to(options_.dtype) / 127.5 - 1;
   x = x.permute({2, 0, 1}).unsqueeze(0);
   return encode_mean(x) * kMagicAnimateLatentScale;
+}
+
+int64_t AutoencoderKL::decode_frames_within(int64_t budget_bytes, int64_t h, int64_t w) const {
+  const auto& widths = config_.block_out_channels;
+  const int64_t channels = widths.size() > 1 ? widths[1] : widths.front();
+  const int64_t upscale = int64_t{1} << (widths.size() - 1);
+  const int64_t element = static_cast<int64_t>(c10::elementSize(options_.dtype));
+  const int64_t per_frame = 6 * channels * (h * upscale) * (w * upscale) * element;
+  return std::clamp<int64_t>(budget_bytes / std::max<int64_t>(1, per_frame), 1, kMaxDecodeFrames);
 }
 
 at::Tensor AutoencoderKL::decode_video(const at::Tensor& latents, int64_t frames_per_batch) const {

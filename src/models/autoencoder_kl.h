@@ -70,6 +70,16 @@ class AutoencoderKL : public nn::Module {
   // frame is decoded independently, so the result does not depend on it.
   at::Tensor decode_video(const at::Tensor& latents, int64_t frames_per_batch) const;
 
+  // How many frames of latents [.., h, w] decode_video may decode at once
+  // within `budget_bytes` of decoder activations: at least 1, at most 16
+  // (larger batches gain nothing and only hold more memory). A frame's peak
+  // is about four live copies of the widest full-resolution activation (the
+  // last-but-one up block's upsampler output: block_out_channels[1] channels
+  // at the output size; measured 63 MB at 128x128 for sd-vae-ft-mse in fp32,
+  // autoencoder_kl_test); six are reserved: 1.5 GiB per 512x512 frame.
+  int64_t decode_frames_within(int64_t budget_bytes, int64_t h, int64_t w) const;
+  static constexpr int64_t kMaxDecodeFrames = 16;
+
   // config.json's scaling_factor (0.18215 when absent).
   double scaling_factor() const { return config_.scaling_factor; }
   const AutoencoderKLConfig& config() const { return config_; }

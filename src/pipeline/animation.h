@@ -12,6 +12,11 @@
 
 namespace ma {
 
+// Decoder activations the final VAE decode may hold at once: frames are
+// decoded in batches that fit (2 frames at 512x512 in fp32, 8 at 256x256),
+// batching the convolutions without letting memory grow with the video.
+constexpr int64_t kVaeDecodeBudgetBytes = int64_t{3} << 30;
+
 struct EngineOptions {
   at::ScalarType dtype = at::kFloat;  // weights and compute
   at::Device device = at::kCPU;

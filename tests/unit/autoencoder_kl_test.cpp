@@ -5,8 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <c10/core/InferenceMode.h>
+
+#include <malloc.h>
+
+#include <cstdio>
 #include <filesystem>
 
+#include "bench/memory.h"
+#include "bench/models.h"
 #include "io/config.h"
 #include "io/safetensors.h"
 #include "test_util.h"
@@ -91,6 +98,49 @@ TEST(AutoencoderKL, FullSizeTreeMatchesManifest) {
   nn::LoadReport report = nn::compare_shapes(vae, shapes);
   EXPECT_TRUE(report.ok()) << report.describe("manifests/vae.json");
   EXPECT_EQ(vae.num_parameters(), manifest.at("num_params").get<int64_t>());
+}
+
+// The decode batch follows the memory budget: 1.5 GiB reserved per 512x512
+// frame in fp32 (2 frames in the pipeline's 3 GiB), a quarter of that at
+// 256x256, half in bf16; never fewer than 1 frame nor more than 16.
+TEST(AutoencoderKL, DecodeBatchFollowsTheMemoryBudget) {
+  AutoencoderKL vae(AutoencoderKLConfig::from_json(bench::sd15_vae_config()));
+  const int64_t gib = int64_t{1} << 30;
+  EXPECT_EQ(vae.decode_frames_within(3 * gib, 64, 64), 2);
+  EXPECT_EQ(vae.decode_frames_within(3 * gib, 32, 32), 8);
+  EXPECT_EQ(vae.decode_frames_within(gib, 64, 64), 1);
+  EXPECT_EQ(vae.decode_frames_within(1000 * gib, 64, 64), AutoencoderKL::kMaxDecodeFrames);
+  vae.load(bench::random_state(vae, {at::kBFloat16, at::kCPU}, 1), {at::kBFloat16, at::kCPU});
+  EXPECT_EQ(vae.decode_frames_within(3 * gib, 64, 64), 4);
+}
+
+// The estimate behind that budget is an upper bound of what decoding really
+// holds: a full-size decoder on one 128x128 frame (estimate 96 MiB) raises
+// the process's peak RSS by less than the estimate but by more than a
+// third of it (an estimate off by 3x either way fails; measured 63 MB).
+TEST(AutoencoderKL, DecodeMemoryEstimateBoundsTheMeasuredPeak) {
+  // Fixed malloc thresholds: every block of 1 MiB or more is mapped and
+  // unmapped on free, so RSS follows the live tensors (glibc otherwise raises
+  // its mmap threshold after the first frees and keeps freed memory).
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 20);
+  AutoencoderKL vae(AutoencoderKLConfig::from_json(bench::sd15_vae_config()));
+  vae.load(bench::random_state(vae, {at::kFloat, at::kCPU}, 1), {at::kFloat, at::kCPU});
+  const int64_t estimate = int64_t{96} << 20;  // 6 x 256 channels x 128 x 128 x 4 bytes
+  ASSERT_EQ(vae.decode_frames_within(estimate, 16, 16), 1);
+  ASSERT_EQ(vae.decode_frames_within(2 * estimate, 16, 16), 2);
+  c10::InferenceMode inference;
+  at::Tensor z = at::randn({1, 4, 1, 16, 16});
+  (void)vae.decode_video(z, 1);  // warm-up: one-time allocations (oneDNN, thread pools)
+  if (!bench::reset_peak_rss()) GTEST_SKIP() << "peak RSS cannot be reset here";
+  const int64_t before = bench::current_rss_bytes();
+  at::Tensor video = vae.decode_video(z, 1);
+  const int64_t growth = bench::peak_rss_bytes() - before;
+  std::printf("decoding one 128x128 frame raised peak RSS by %.1f MB (estimate %.1f MB)\n", bench::to_mb(growth),
+              bench::to_mb(estimate));
+  EXPECT_EQ(video.size(3), 128);
+  EXPECT_LE(growth, estimate);
+  EXPECT_GE(growth, estimate / 3);
 }
 
 TEST(AutoencoderKL, AcceptsLegacyAttentionKeyNames) {
