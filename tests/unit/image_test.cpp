@@ -11,6 +11,7 @@
 
 #include "io/image.h"
 #include "test_util.h"
+#include "temp_dir.h"
 #include "util/error.h"
 
 extern "C" {
@@ -31,23 +32,6 @@ int64_t max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kInt) - b.to(at::kInt)).abs().max().item<int64_t>();
 }
 
-// Fresh temporary folder per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("ma_image_test_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -237,14 +221,14 @@ TEST(ImageDecodeErrors, MissingFile) {
 }
 
 TEST(ImageDecodeErrors, TextFileAndEmptyAndTruncated) {
-  TempDir dir;
-  write_bytes(dir.file("notes.png"), "this is not an image\n");
-  expect_error_naming([&] { read_image_rgb(dir.file("notes.png")); }, "notes.png");
-  write_bytes(dir.file("empty.jpg"), "");
-  expect_error_naming([&] { read_image_rgb(dir.file("empty.jpg")); }, "empty.jpg");
+  test::TempDir dir;
+  write_bytes(dir / "notes.png", "this is not an image\n");
+  expect_error_naming([&] { read_image_rgb(dir / "notes.png"); }, "notes.png");
+  write_bytes(dir / "empty.jpg", "");
+  expect_error_naming([&] { read_image_rgb(dir / "empty.jpg"); }, "empty.jpg");
   std::string png = read_bytes(media("pattern.png"));
   expect_error_naming([&] { decode_image_rgb(png.substr(0, png.size() / 2), "half.png"); }, "half.png");
-  expect_error_naming([&] { read_image_rgb(dir.file("")); }, dir.file(""));  // a folder
+  expect_error_naming([&] { read_image_rgb(dir / ""); }, dir / "");  // a folder
 }
 
 // A PNG whose header claims 100000 x 100000 pixels must be refused before
@@ -353,9 +337,9 @@ TEST(PillowResize, RejectsBadArguments) {
 // ---- PNG writing -----------------------------------------------------------
 
 TEST(WritePng, RoundTripsExactlyAndLeavesNoPartialFile) {
-  TempDir dir;
+  test::TempDir dir;
   at::Tensor img = at::randint(0, 256, {13, 17, 3}, at::kByte);
-  const std::string path = dir.file("out.png");
+  const std::string path = dir / "out.png";
   write_png(path, img);
   EXPECT_TRUE(read_image_rgb(path).equal(img));
   EXPECT_FALSE(fs::exists(path + ".partial"));
@@ -366,11 +350,11 @@ TEST(WritePng, RoundTripsExactlyAndLeavesNoPartialFile) {
 }
 
 TEST(WritePng, RejectsBadInputAndUnwritablePaths) {
-  TempDir dir;
-  EXPECT_THROW(write_png(dir.file("a.png"), at::zeros({4, 4, 4}, at::kByte)), Error);
-  EXPECT_THROW(write_png(dir.file("a.png"), at::zeros({4, 4, 3}, at::kFloat)), Error);
-  EXPECT_THROW(write_png(dir.file("no/such/dir/a.png"), at::zeros({4, 4, 3}, at::kByte)), Error);
-  EXPECT_FALSE(fs::exists(dir.file("a.png")));
+  test::TempDir dir;
+  EXPECT_THROW(write_png(dir / "a.png", at::zeros({4, 4, 4}, at::kByte)), Error);
+  EXPECT_THROW(write_png(dir / "a.png", at::zeros({4, 4, 3}, at::kFloat)), Error);
+  EXPECT_THROW(write_png(dir / "no/such/dir/a.png", at::zeros({4, 4, 3}, at::kByte)), Error);
+  EXPECT_FALSE(fs::exists(dir / "a.png"));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "io/image.h"
 #include "io/video.h"
 #include "test_util.h"
+#include "temp_dir.h"
 #include "util/error.h"
 
 extern "C" {
@@ -28,23 +29,6 @@ int64_t max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kInt) - b.to(at::kInt)).abs().max().item<int64_t>();
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("ma_video_test_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -102,8 +86,8 @@ TEST(ReadVideo, AllFramesAndOffsets) {
 // ---- writing ---------------------------------------------------------------
 
 TEST(VideoWriter, RoundTripKeepsCountSizeRateAndPixels) {
-  TempDir dir;
-  const std::string path = dir.file("out.mp4");
+  test::TempDir dir;
+  const std::string path = dir / "out.mp4";
   at::Tensor frames = gradient_frames(10, 48, 64);
   write_video(path, frames, 12.5);
   EXPECT_FALSE(fs::exists(path + ".partial"));
@@ -121,8 +105,8 @@ TEST(VideoWriter, RoundTripKeepsCountSizeRateAndPixels) {
 }
 
 TEST(VideoWriter, WritesBrowserPlayableH264Yuv420pWithIndexFirst) {
-  TempDir dir;
-  const std::string path = dir.file("probe.mp4");
+  test::TempDir dir;
+  const std::string path = dir / "probe.mp4";
   write_video(path, gradient_frames(3, 32, 48), 30000.0 / 1001.0);
 
   AVFormatContext* fmt = nullptr;
@@ -154,8 +138,8 @@ TEST(VideoWriter, WritesBrowserPlayableH264Yuv420pWithIndexFirst) {
 }
 
 TEST(VideoWriter, OddSizesArePaddedByRepeatingTheEdge) {
-  TempDir dir;
-  const std::string path = dir.file("odd.mp4");
+  test::TempDir dir;
+  const std::string path = dir / "odd.mp4";
   at::Tensor frames = gradient_frames(3, 17, 33);
   write_video(path, frames, 25);
   DecodedVideo back = read_video(path);
@@ -171,8 +155,8 @@ TEST(VideoWriter, OddSizesArePaddedByRepeatingTheEdge) {
 }
 
 TEST(VideoWriter, AbandonedWriterLeavesNothing) {
-  TempDir dir;
-  const std::string path = dir.file("gone.mp4");
+  test::TempDir dir;
+  const std::string path = dir / "gone.mp4";
   {
     VideoWriter w(path, 32, 32, 25);
     at::Tensor frames = gradient_frames(2, 32, 32);
@@ -186,8 +170,8 @@ TEST(VideoWriter, AbandonedWriterLeavesNothing) {
 }
 
 TEST(VideoWriter, RejectsBadFramesAndEmptyVideos) {
-  TempDir dir;
-  const std::string path = dir.file("bad.mp4");
+  test::TempDir dir;
+  const std::string path = dir / "bad.mp4";
   {
     VideoWriter w(path, 32, 24, 25);
     EXPECT_THROW(w.write(at::zeros({24, 31, 3}, at::kByte)), Error);
@@ -198,7 +182,7 @@ TEST(VideoWriter, RejectsBadFramesAndEmptyVideos) {
   EXPECT_FALSE(fs::exists(path));
   EXPECT_THROW(VideoWriter(path, 0, 24, 25), Error);
   EXPECT_THROW(VideoWriter(path, 32, 24, 0), Error);
-  EXPECT_THROW(VideoWriter(dir.file("no/such/dir/x.mp4"), 32, 24, 25), Error);
+  EXPECT_THROW(VideoWriter(dir / "no/such/dir/x.mp4", 32, 24, 25), Error);
   EXPECT_THROW(write_video(path, at::zeros({2, 8, 8}, at::kByte), 25), Error);
 }
 
@@ -252,8 +236,8 @@ void write_gif(const std::string& path, const std::vector<uint32_t>& colours, in
 }
 
 TEST(ReadVideo, AnimatedGif) {
-  TempDir dir;
-  const std::string path = dir.file("anim.gif");
+  test::TempDir dir;
+  const std::string path = dir / "anim.gif";
   const std::vector<uint32_t> colours = {0xFF0000, 0x00FF80, 0x2040C0};
   write_gif(path, colours, 10, 6);
   DecodedVideo v = read_video(path);
@@ -268,13 +252,13 @@ TEST(ReadVideo, AnimatedGif) {
 }
 
 TEST(ReadVideo, FrameFolderInNaturalOrder) {
-  TempDir dir;
+  test::TempDir dir;
   // Named so that plain string order (1, 10, 2) differs from numeric order.
   const int numbers[3] = {10, 1, 2};
   for (int n : numbers) {
-    write_png(dir.file("frame" + std::to_string(n) + ".png"), at::full({4, 6, 3}, n * 10, at::kByte));
+    write_png(dir / ("frame" + std::to_string(n) + ".png"), at::full({4, 6, 3}, n * 10, at::kByte));
   }
-  write_bytes(dir.file("notes.txt"), "not a frame");
+  write_bytes(dir / "notes.txt", "not a frame");
   DecodedVideo v = read_video(dir.path());
   ASSERT_EQ(v.frames.sizes(), (std::vector<int64_t>{3, 4, 6, 3}));
   EXPECT_DOUBLE_EQ(v.fps, 25.0);
@@ -289,25 +273,25 @@ TEST(ReadVideo, FrameFolderInNaturalOrder) {
 // ---- errors ---------------------------------------------------------------
 
 TEST(ReadVideoErrors, MissingTextAndTruncatedFiles) {
-  TempDir dir;
+  test::TempDir dir;
   expect_error_naming([] { read_video("/nonexistent/clip.mp4"); }, "/nonexistent/clip.mp4");
 
-  write_bytes(dir.file("text.mp4"), "hello, this is not a video\n");
-  expect_error_naming([&] { read_video(dir.file("text.mp4")); }, "text.mp4");
+  write_bytes(dir / "text.mp4", "hello, this is not a video\n");
+  expect_error_naming([&] { read_video(dir / "text.mp4"); }, "text.mp4");
 
   // running.mp4 keeps its index at the end: cut short, it has none.
   std::string mp4 = read_bytes(sample("running.mp4"));
-  write_bytes(dir.file("cut.mp4"), mp4.substr(0, mp4.size() / 2));
-  expect_error_naming([&] { read_video(dir.file("cut.mp4")); }, "cut.mp4");
+  write_bytes(dir / "cut.mp4", mp4.substr(0, mp4.size() / 2));
+  expect_error_naming([&] { read_video(dir / "cut.mp4"); }, "cut.mp4");
 
   // Our own files have the index first: cut short, the frames that arrived
   // are returned (never a hang or crash), or an error if none decode.
-  write_video(dir.file("full.mp4"), gradient_frames(20, 64, 64), 25);
-  std::string ours = read_bytes(dir.file("full.mp4"));
+  write_video(dir / "full.mp4", gradient_frames(20, 64, 64), 25);
+  std::string ours = read_bytes(dir / "full.mp4");
   for (size_t keep : {ours.size() * 2 / 3, ours.size() / 10, size_t{40}}) {
-    write_bytes(dir.file("part.mp4"), ours.substr(0, keep));
+    write_bytes(dir / "part.mp4", ours.substr(0, keep));
     try {
-      DecodedVideo v = read_video(dir.file("part.mp4"));
+      DecodedVideo v = read_video(dir / "part.mp4");
       EXPECT_GE(v.frames.size(0), 1);
       EXPECT_LT(v.frames.size(0), 20) << "kept " << keep << " bytes";
     } catch (const Error& e) {
@@ -317,25 +301,25 @@ TEST(ReadVideoErrors, MissingTextAndTruncatedFiles) {
 }
 
 TEST(ReadVideoErrors, FoldersWithoutUsableFrames) {
-  TempDir dir;
-  fs::create_directories(dir.file("empty"));
-  expect_error_naming([&] { read_video(dir.file("empty")); }, "empty");
+  test::TempDir dir;
+  fs::create_directories(dir / "empty");
+  expect_error_naming([&] { read_video(dir / "empty"); }, "empty");
 
-  fs::create_directories(dir.file("text_only"));
-  write_bytes(dir.file("text_only/readme.txt"), "no frames here");
-  expect_error_naming([&] { read_video(dir.file("text_only")); }, "text_only");
+  fs::create_directories(dir / "text_only");
+  write_bytes(dir / "text_only/readme.txt", "no frames here");
+  expect_error_naming([&] { read_video(dir / "text_only"); }, "text_only");
 
-  fs::create_directories(dir.file("broken"));
-  write_png(dir.file("broken/0001.png"), at::zeros({4, 4, 3}, at::kByte));
-  write_bytes(dir.file("broken/0002.png"), "not really a png");
-  expect_error_naming([&] { read_video(dir.file("broken")); }, "0002.png");
+  fs::create_directories(dir / "broken");
+  write_png(dir / "broken/0001.png", at::zeros({4, 4, 3}, at::kByte));
+  write_bytes(dir / "broken/0002.png", "not really a png");
+  expect_error_naming([&] { read_video(dir / "broken"); }, "0002.png");
 
-  fs::create_directories(dir.file("mixed"));
-  write_png(dir.file("mixed/1.png"), at::zeros({4, 4, 3}, at::kByte));
-  write_png(dir.file("mixed/2.png"), at::zeros({4, 6, 3}, at::kByte));
-  expect_error_naming([&] { read_video(dir.file("mixed")); }, "2.png");
+  fs::create_directories(dir / "mixed");
+  write_png(dir / "mixed/1.png", at::zeros({4, 4, 3}, at::kByte));
+  write_png(dir / "mixed/2.png", at::zeros({4, 6, 3}, at::kByte));
+  expect_error_naming([&] { read_video(dir / "mixed"); }, "2.png");
 
-  expect_error_naming([&] { read_video(dir.file("mixed"), 1, 5); }, "mixed");  // offset past the end
+  expect_error_naming([&] { read_video(dir / "mixed", 1, 5); }, "mixed");  // offset past the end
   expect_error_naming([&] { read_video(sample("running.mp4"), 3, 42); }, "running.mp4");
 }
 
