@@ -13,6 +13,7 @@
 #include "io/weights.h"
 #include "models/unet.h"
 #include "pipeline/animation.h"
+#include "tests/public_case.h"
 #include "tests/test_util.h"
 #include "util/dtype.h"
 #include "util/error.h"
@@ -20,27 +21,11 @@
 namespace ma {
 namespace {
 
-AnimationParams public_case_params() {
-  AnimationParams p;
-  p.width = p.height = 64;
-  p.steps = 3;
-  p.guidance = 7.5;
-  p.seed = 1;
-  p.context = 16;
-  p.overlap = 4;
-  return p;
-}
-
 const std::map<std::string, at::Tensor>& bf16_taps() {
-  static std::map<std::string, at::Tensor> taps = [] {
-    std::map<std::string, at::Tensor> out;
+  static const std::map<std::string, at::Tensor> taps = [] {
     EngineOptions options;
     options.dtype = at::kBFloat16;
-    Animator animator(resolve_model_paths(test::models_dir()), options);
-    at::Tensor control = test::golden("input.control_u8").slice(0, 0, 20);
-    animator.animate(test::golden("input.source_image_u8"), control, public_case_params(), {}, nullptr,
-                     [&](const std::string& name, const at::Tensor& v) { out[name] = v.to(at::kFloat).clone(); });
-    return out;
+    return test::run_public_case(options);
   }();
   return taps;
 }

@@ -13,6 +13,7 @@
 #include "pipeline/animation.h"
 #include "pipeline/context_windows.h"
 #include "pipeline/ddim.h"
+#include "tests/public_case.h"
 #include "tests/test_util.h"
 
 namespace ma {
@@ -32,27 +33,9 @@ constexpr double kTolerance = 1e-4;
 // fp32 rounding at that element. The latents it produces stay within 1e-4.
 constexpr double kGuidedTolerance = 2e-4;
 
-AnimationParams public_case_params() {
-  AnimationParams p;
-  p.width = p.height = 64;
-  p.steps = 3;
-  p.guidance = 7.5;
-  p.seed = 1;
-  p.context = 16;
-  p.overlap = 4;
-  return p;
-}
-
 // Runs the engine once on the golden inputs and keeps every tapped tensor.
 const std::map<std::string, at::Tensor>& engine_taps() {
-  static std::map<std::string, at::Tensor> taps = [] {
-    std::map<std::string, at::Tensor> out;
-    Animator animator(resolve_model_paths(test::models_dir()));
-    at::Tensor control = test::golden("input.control_u8").slice(0, 0, 20);  // the original 20 frames
-    animator.animate(test::golden("input.source_image_u8"), control, public_case_params(), {}, nullptr,
-                     [&](const std::string& name, const at::Tensor& v) { out[name] = v.clone(); });
-    return out;
-  }();
+  static const std::map<std::string, at::Tensor> taps = test::run_public_case();
   return taps;
 }
 
