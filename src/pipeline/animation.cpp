@@ -54,25 +54,35 @@ void validate(const at::Tensor& source, const at::Tensor& control, const Animati
 at::Tensor to_video_layout(const at::Tensor& frames) { return frames.permute({1, 0, 2, 3}).unsqueeze(0); }
 at::Tensor from_video_layout(const at::Tensor& video) { return video.squeeze(0).permute({1, 0, 2, 3}); }
 
+// Every model of a pretrained_models folder, in the engine's dtype and device.
+EngineModels load_engine_models(const ModelPaths& paths, const EngineOptions& options) {
+  require_dtype_supported(options.dtype, options.device);
+  configure_threads(options.threads);
+  enable_allocation_cache();  // before loading, so weights come from it too
+  c10::InferenceMode inference;
+  const TensorOptions weights{options.dtype, options.device};
+  EngineModels models;
+  models.tokenizer = load_tokenizer(paths);
+  models.text_encoder = load_text_encoder(paths, weights);
+  models.vae = load_vae(paths, weights);
+  models.appearance_encoder = load_appearance_encoder(paths, weights);
+  models.controlnet = load_controlnet(paths, weights);
+  models.unet = load_unet3d(paths, weights, MotionModuleConfig{});
+  return models;
+}
+
 }  // namespace
 
 struct Animator::Impl {
   EngineOptions options;
-  TensorOptions weights;
-  std::unique_ptr<ClipTokenizer> tokenizer;
-  std::unique_ptr<ClipTextModel> text_encoder;
-  std::unique_ptr<AutoencoderKL> vae;
-  std::unique_ptr<UNetModel> appearance_encoder;
-  std::unique_ptr<ControlNetModel> controlnet;
-  std::unique_ptr<UNetModel> unet;
-  MotionModuleConfig motion;
+  EngineModels models;
+  MotionModuleConfig motion;  // what the UNet was built with (EngineModels' contract)
   DdimScheduler scheduler;
 
   at::Tensor encode_prompt(const std::string& prompt) const {
-    at::Tensor ids = tokenizer->tokenize(prompt).to(options.device);
-    return text_encoder->forward(ids);
+    at::Tensor ids = models.tokenizer->tokenize(prompt).to(options.device);
+    return models.text_encoder->forward(ids);
   }
-
 };
 
 EngineModels::EngineModels() = default;
@@ -89,33 +99,13 @@ Animator::Animator(EngineModels models, const EngineOptions& options) : impl_(st
   if (models.unet->kind() != UNetKind::kVideo || models.appearance_encoder->kind() != UNetKind::kAppearanceEncoder)
     throw Error("Animator: the UNet must be the video kind and the appearance encoder its own kind");
   m.options = options;
-  m.weights = TensorOptions{options.dtype, options.device};
   configure_threads(options.threads);
   enable_allocation_cache();
-  m.tokenizer = std::move(models.tokenizer);
-  m.text_encoder = std::move(models.text_encoder);
-  m.vae = std::move(models.vae);
-  m.appearance_encoder = std::move(models.appearance_encoder);
-  m.controlnet = std::move(models.controlnet);
-  m.unet = std::move(models.unet);
+  m.models = std::move(models);
 }
 
-Animator::Animator(const ModelPaths& paths, const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
-  Impl& m = *impl_;
-  require_dtype_supported(options.dtype, options.device);
-  m.options = options;
-  m.weights = TensorOptions{options.dtype, options.device};
-  configure_threads(options.threads);
-  enable_allocation_cache();
-  c10::InferenceMode inference;
-
-  m.tokenizer = load_tokenizer(paths);
-  m.text_encoder = load_text_encoder(paths, m.weights);
-  m.vae = load_vae(paths, m.weights);
-  m.appearance_encoder = load_appearance_encoder(paths, m.weights);
-  m.controlnet = load_controlnet(paths, m.weights);
-  m.unet = load_unet3d(paths, m.weights, m.motion);
-}
+Animator::Animator(const ModelPaths& paths, const EngineOptions& options)
+    : Animator(load_engine_models(paths, options), options) {}
 
 Animator::~Animator() = default;
 
@@ -149,7 +139,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
   const at::Tensor text = at::cat({text_uncond, text_cond}, 0);
 
   // 2. Reference image -> latents (posterior mean x 0.18215).
-  at::Tensor ref_latents = m.vae->encode_reference(source.to(m.options.device));
+  at::Tensor ref_latents = m.models.vae->encode_reference(source.to(m.options.device));
   record("pipeline.ref_latents", ref_latents);
 
   // 3. DensePose frames, padded with the last frame to a multiple of the window.
@@ -163,7 +153,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
   // 4. Initial noise: one 16-frame clip from a CPU generator seeded with the
   // seed (bit-identical to torch.randn on CPU), repeated along the frames.
   const int64_t h = p.height / kLatentFactor, w = p.width / kLatentFactor;
-  const int64_t channels = m.unet->config().in_channels;
+  const int64_t channels = m.models.unet->config().in_channels;
   at::Generator generator = at::detail::createCPUGenerator(p.seed);
   at::Tensor clip = at::randn({1, channels, kNoiseClipFrames, h, w}, generator, at::TensorOptions().dtype(at::kFloat));
   const int64_t repeats = (padded + kNoiseClipFrames - 1) / kNoiseClipFrames;
@@ -184,13 +174,13 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
     // 5a. Appearance encoder writes the reference bank. Only the conditional
     // pass is banked: the unconditional half never reads the reference.
     bank.start_write();
-    m.appearance_encoder->forward(ref_latents, t, text_cond, 1, nullptr, &bank);
+    m.models.appearance_encoder->forward(ref_latents, t, text_cond, 1, nullptr, &bank);
     bank.start_read();
 
     // 5b. ControlNet residuals on the conditional text, in the original's
     // blocks of `context` frames, computed as the windows first need them.
     ControlResidualCache residuals(windows, padded, p.context, [&](int64_t start, int64_t end) {
-      return m.controlnet->forward(latents.slice(0, start, end), t, text_cond, cond_images.slice(0, start, end));
+      return m.models.controlnet->forward(latents.slice(0, start, end), t, text_cond, cond_images.slice(0, start, end));
     });
 
     // 5c. The 3D UNet over overlapping windows, both guidance halves at once;
@@ -203,7 +193,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
       at::Tensor idx = at::tensor(win, at::TensorOptions().dtype(at::kLong)).to(m.options.device);
       at::Tensor x = latents.index_select(0, idx);
       ControlResiduals window_res = residuals.for_window(wi);
-      at::Tensor pred = m.unet->forward(at::cat({x, x}, 0), t, text, n, &window_res, &bank, true);
+      at::Tensor pred = m.models.unet->forward(at::cat({x, x}, 0), t, text, n, &window_res, &bank, true);
       sum_uncond.index_add_(0, idx, pred.slice(0, 0, n));
       sum_cond.index_add_(0, idx, pred.slice(0, n));
       counter.index_add_(0, idx, at::ones({n, 1, 1, 1}, counter.options()));
@@ -228,8 +218,8 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
   // 6. Decode the frames of the original length.
   emit({"decode", p.steps, p.steps, 0, 0, 0, -1});
   check_cancel();
-  const int64_t decode_batch = m.vae->decode_frames_within(kVaeDecodeBudgetBytes, h, w);
-  at::Tensor video = m.vae->decode_video(to_video_layout(latents.slice(0, 0, frames)), decode_batch);
+  const int64_t decode_batch = m.models.vae->decode_frames_within(kVaeDecodeBudgetBytes, h, w);
+  at::Tensor video = m.models.vae->decode_video(to_video_layout(latents.slice(0, 0, frames)), decode_batch);
   record("pipeline.video", video);
   emit({"done", p.steps, p.steps, 0, 0, 0, 0});
   return from_video_layout(video).to(at::kCPU).to(at::kFloat);
