@@ -25,7 +25,7 @@ const char* kFooter = R"(Components (each timed once, after the models are built
   appearance_encoder      appearance encoder writing the reference bank
   controlnet_frame        DensePose ControlNet, per frame (one call over the window's frames)
   unet3d_window           UNet3D + motion modules + reference attention, one window with CFG
-  vae_decode_frame        VAE decoder, per frame (4 frames per call, as the pipeline)
+  vae_decode_frame        VAE decoder, per frame (frames per call as the pipeline batches them)
   denoise_step_F_frames   one complete denoising step of an F-frame video (F = --frames)
   denoise_step_2F_frames  the same for 2F frames (several overlapping windows)
   end_to_end              F frames, --steps steps: text, reference, denoising, decode

@@ -140,6 +140,20 @@ FeedForward::FeedForward(int64_t dim, int64_t mult) {
   register_module("net", std::make_unique<FeedForwardNet>(dim, dim * mult, &geglu, &out));
 }
 
-at::Tensor FeedForward::forward(const at::Tensor& x) const { return out->forward(geglu->forward(x)); }
+at::Tensor FeedForward::forward(const at::Tensor& x, int64_t budget_bytes) const {
+  const int64_t dim = x.size(-1), inner = out->in_features;
+  const int64_t row_bytes = 4 * inner * static_cast<int64_t>(x.element_size());
+  const int64_t chunk = std::max<int64_t>(1, budget_bytes / row_bytes);
+  const at::Tensor rows = x.reshape({-1, dim});
+  if (rows.size(0) <= chunk) return out->forward(geglu->forward(x));
+  at::Tensor result = at::empty({rows.size(0), out->out_features}, x.options());
+  for (int64_t start = 0; start < rows.size(0); start += chunk) {
+    const int64_t end = std::min(start + chunk, rows.size(0));
+    result.slice(0, start, end).copy_(out->forward(geglu->forward(rows.slice(0, start, end))));
+  }
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape.back() = result.size(1);
+  return result.view(shape);
+}
 
 }  // namespace ma::nn

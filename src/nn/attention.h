@@ -51,10 +51,18 @@ class GEGLU : public Module {
   Linear* proj;
 };
 
+// Rows (tokens of all images) are fed through in chunks whose GEGLU
+// intermediates (2*inner projection, gelu gate, product) stay within
+// `budget_bytes`: at 512x512 the first block of a 32-image window has 131072
+// tokens, and one pass over all of them would hold ~2.7 GB of intermediates.
+// Rows are independent, so the result does not depend on the chunking
+// (diffusers' "feed-forward chunking").
+constexpr int64_t kFeedForwardBudgetBytes = int64_t{256} << 20;
+
 class FeedForward : public Module {
  public:
   explicit FeedForward(int64_t dim, int64_t mult = 4);
-  at::Tensor forward(const at::Tensor& x) const;
+  at::Tensor forward(const at::Tensor& x, int64_t budget_bytes = kFeedForwardBudgetBytes) const;
   GEGLU* geglu;
   Linear* out;
 };

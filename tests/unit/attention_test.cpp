@@ -92,5 +92,25 @@ TEST(Attention, ModuleOutputUnchanged) {
   test::expect_close(attn.forward(x), expected, kTolerance, "Attention::forward");
 }
 
+// The feed-forward in row chunks (budgets forcing 1-row, odd-sized and a
+// single chunk) equals the unchunked GEGLU computation written out here.
+TEST(FeedForward, ChunkedEqualsUnchunked) {
+  at::manual_seed(11);
+  nn::FeedForward ff(24);  // inner 96: 4 * 96 * 4 bytes = 1536 bytes of intermediates per row
+  for (const auto& p : ff.parameters()) *p.slot = at::randn(p.shape) * 0.2;
+  at::Tensor x = at::randn({3, 37, 24});
+  auto parts = ff.geglu->proj->forward(x).chunk(2, -1);
+  at::Tensor expected = ff.out->forward(parts[0] * at::gelu(parts[1]));
+  for (int64_t budget : {int64_t{1}, int64_t{1536 * 7}, int64_t{1536 * 40}, int64_t{1} << 30}) {
+    at::Tensor got = ff.forward(x, budget);
+    ASSERT_EQ(got.sizes(), expected.sizes()) << "budget " << budget;
+    test::expect_close(got, expected, kTolerance, "FeedForward, budget " + std::to_string(budget));
+  }
+  // A chunking that dropped or misplaced rows would not be close.
+  at::Tensor wrong = expected.clone();
+  wrong[1][5] += 1.0;
+  EXPECT_GT(test::relative_max_error(wrong, expected), kTolerance);
+}
+
 }  // namespace
 }  // namespace ma
