@@ -56,11 +56,26 @@ at::Tensor UNetModel::forward(const at::Tensor& sample, double timestep, const a
                               const ControlResiduals* residuals, nn::ReferenceBank* reference, bool cfg_halves) const {
   const int64_t batch = sample.size(0) / frames;
   if (batch * frames != sample.size(0)) throw Error("UNet: batch is not a multiple of the frame count");
+
+  // Classifier-free guidance: the batch is [unconditional videos; conditional
+  // videos], and only the conditional half attends to the reference (the
+  // unconditional half gets plain self-attention, the original's uc_mask
+  // rule). Nothing else mixes the halves (GroupNorm and the motion modules
+  // work per video), so they run one after the other: the same numbers with
+  // half the activation memory, and the plain self-attention computed once.
+  if (cfg_halves && kind_ == UNetKind::kVideo && batch > 1) {
+    if (batch % 2 != 0) throw Error("UNet: guidance needs an even number of videos, got " + std::to_string(batch));
+    const int64_t rows = sample.size(0) / 2, half = batch / 2;
+    auto text_of = [&](int64_t i) { return text.size(0) == batch ? text.slice(0, i * half, (i + 1) * half) : text; };
+    at::Tensor uncond = forward(sample.slice(0, 0, rows), timestep, text_of(0), frames, residuals, nullptr, false);
+    at::Tensor cond = forward(sample.slice(0, rows), timestep, text_of(1), frames, residuals, reference, false);
+    return at::cat({uncond, cond}, 0);
+  }
+
   BlockContext ctx;
   ctx.temb = unet_time_embedding(*time_embedding, config_, timestep, batch, sample.options());
   ctx.frames = frames;
   ctx.attn.text = text;
-  ctx.attn.cfg_halves = cfg_halves;
 
   // ControlNet residuals are per frame; every batch half receives the same.
   auto add_residual = [&](const at::Tensor& h, const at::Tensor& r) {

@@ -30,6 +30,9 @@ class UNetModel : public nn::Module {
   // sample: [B*F, C, h, w]; text: [B, M, D]; frames: F. Returns the noise
   // prediction [B*F, out, h, w] (undefined for the appearance encoder, whose
   // product is the bank). `reference` is written (encoder) or read (video).
+  // cfg_halves (video kind, B > 1): the batch is [unconditional; conditional]
+  // videos, run one half after the other; only the conditional half reads
+  // `reference`. false: every video reads it.
   at::Tensor forward(const at::Tensor& sample, double timestep, const at::Tensor& text, int64_t frames = 1,
                      const ControlResiduals* residuals = nullptr, nn::ReferenceBank* reference = nullptr,
                      bool cfg_halves = true) const;

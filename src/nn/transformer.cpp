@@ -32,17 +32,12 @@ at::Tensor BasicTransformerBlock::self_attention(const at::Tensor& normed, const
     entry.key = attn1->to_k->forward(entry.hidden);
     entry.value = attn1->to_v->forward(entry.hidden);
   }
-  auto with_reference = [&](const at::Tensor& x) {
-    const int64_t rows = x.size(0);
-    at::Tensor k = at::cat({attn1->to_k->forward(x), entry.key.expand({rows, -1, -1})}, 1);
-    at::Tensor v = at::cat({attn1->to_v->forward(x), entry.value.expand({rows, -1, -1})}, 1);
-    return attn1->attend(x, k, v);
-  };
-  if (!ctx.cfg_halves) return with_reference(normed);
-  // Unconditional half: plain self-attention, computed once (the original
-  // computes it with the reference, then overwrites it without).
-  const int64_t half = normed.size(0) / 2;
-  return at::cat({attn1->forward(normed.slice(0, 0, half)), with_reference(normed.slice(0, half))}, 0);
+  // Every row of a reading pass attends to itself and the reference (the
+  // UNet runs the unconditional half of guidance without a bank).
+  const int64_t rows = normed.size(0);
+  at::Tensor k = at::cat({attn1->to_k->forward(normed), entry.key.expand({rows, -1, -1})}, 1);
+  at::Tensor v = at::cat({attn1->to_v->forward(normed), entry.value.expand({rows, -1, -1})}, 1);
+  return attn1->attend(normed, k, v);
 }
 
 at::Tensor BasicTransformerBlock::forward(const at::Tensor& x, const TransformerContext& ctx) const {

@@ -14,10 +14,6 @@ namespace ma::nn {
 struct TransformerContext {
   at::Tensor text;                    // [B, M, D]
   ReferenceBank* reference = nullptr;  // set only for the mid and up blocks
-  // Read mode: the batch is [unconditional frames; conditional frames]. Only
-  // the conditional half attends to the reference; the unconditional half uses
-  // plain self-attention, as the original's uc_mask rule does.
-  bool cfg_halves = true;
 };
 
 class BasicTransformerBlock : public Module {
