@@ -183,8 +183,9 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
       return m.models.controlnet->forward(latents.slice(0, start, end), t, text_cond, cond_images.slice(0, start, end));
     });
 
-    // 5c. The 3D UNet over overlapping windows, both guidance halves at once;
-    // predictions are summed per frame and averaged.
+    // 5c. The 3D UNet over overlapping windows, both guidance halves per
+    // window (the UNet runs them in turn); predictions are summed per frame
+    // and averaged.
     at::Tensor sum_uncond = at::zeros_like(latents), sum_cond = at::zeros_like(latents);
     at::Tensor counter = at::zeros({padded, 1, 1, 1}, latents.options());
     for (size_t wi = 0; wi < windows.size(); ++wi) {
