@@ -57,7 +57,8 @@ Action add_bench_command(CLI::App& app) {
   sub->add_option("--gemm-size", f->options.gemm_size, "n of the n^3 GEMM that measures the peak")
       ->capture_default_str();
   sub->add_flag("--json", f->json, "Print one JSON object instead of the table");
-  cli::add_output_options(*sub, f->output, "", /*json_lines=*/false);  // --json is the report's format
+  // --json is the report's format, not JSON log lines.
+  cli::add_output_options(*sub, f->output, "", /*json_lines=*/false, "No progress lines on stderr");
   return [f]() -> int {
     bench::BenchOptions o = f->options;
     const EngineOptions engine = cli::engine_options_from(f->engine);

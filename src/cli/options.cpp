@@ -66,8 +66,9 @@ EngineOptions engine_options_from(const EngineFlags& flags) {
   return o;
 }
 
-void add_output_options(CLI::App& app, OutputFlags& flags, const std::string& group, bool json_lines) {
-  CLI::Option* quiet = app.add_flag("--quiet", flags.quiet, "Print nothing but errors (default: off)");
+void add_output_options(CLI::App& app, OutputFlags& flags, const std::string& group, bool json_lines,
+                        const std::string& quiet_help) {
+  CLI::Option* quiet = app.add_flag("--quiet", flags.quiet, quiet_help);
   if (!group.empty()) quiet->group(group);
   if (!json_lines) return;
   CLI::Option* json =

@@ -47,7 +47,11 @@ struct OutputFlags {
   bool quiet = false, log_json = false;
 };
 
-void add_output_options(CLI::App& app, OutputFlags& flags, const std::string& group = "", bool json_lines = true);
+constexpr const char* kQuietHelp = "Print nothing but errors (default: off)";
+
+// `quiet_help` for a program whose quiet still prints its result (bench's report).
+void add_output_options(CLI::App& app, OutputFlags& flags, const std::string& group = "", bool json_lines = true,
+                        const std::string& quiet_help = kQuietHelp);
 
 // Throws ma::Error when both are given.
 LogMode log_mode_from(const OutputFlags& flags);
