@@ -13,12 +13,12 @@
 #include "apps/commands.h"
 #include "cli/animation_config.h"
 #include "cli/interrupt.h"
+#include "cli/options.h"
 #include "cli/reporter.h"
 #include "io/model_paths.h"
 #include "pipeline/animation.h"
 #include "pipeline/animation_job.h"
 #include "pipeline/job_outputs.h"
-#include "util/dtype.h"
 #include "util/error.h"
 #include "util/threads.h"
 
@@ -27,20 +27,15 @@ namespace {
 
 struct AnimateOptions {
   std::string config, out_dir = ".";
-  std::string models = "pretrained_models";
-  ModelPathOverrides parts;
+  cli::ModelFlags models;
   std::string source, motion, out, frames_out, grid;
-  int64_t size = 512, width = 0, height = 0;
-  int64_t steps = 25;
-  double guidance = 7.5;
-  int64_t seed = 1;
-  int64_t context = 16, overlap = 4;
-  std::string prompt, negative_prompt;
+  AnimationParams params;  // the sampling settings; width/height come from the three below
+  int64_t size = AnimationParams{}.width, width = 0, height = 0;
+  int64_t seed = static_cast<int64_t>(AnimationParams{}.seed);  // -1: random
   int64_t max_frames = 0, offset = 0;
   double fps = 0;
-  int threads = 0;
-  std::string dtype = "fp32";
-  bool quiet = false, log_json = false;
+  cli::EngineFlags engine;
+  cli::OutputFlags output;
 };
 
 // The parsed options, for "was this flag given" checks.
@@ -48,6 +43,11 @@ struct AnimateFlags {
   CLI::Option *config, *out_dir, *models, *size, *width, *height;
   std::vector<CLI::Option*> flags_mode_only;  // meaningless with --config
 };
+
+// Options an original config file sets itself (refused with --config).
+const char* const kFlagsModeOnly[] = {"--source", "--motion", "--out",   "--frames-out", "--grid",
+                                      "--max-frames", "--offset", "--size", "--width",    "--height",
+                                      "--steps",  "--guidance", "--seed", "--context"};
 
 const char* kFooter = R"(Modes:
   Flags:  --source, --motion and --out are required; every other option has a default.
@@ -64,8 +64,8 @@ const char* kFooter = R"(Modes:
           seed; L sets --context; offset applies only when max_length is set; videos are
           written at 25 fps like the original (--fps overrides). --models and the model
           part options override the yaml's pretrained_* paths; --overlap, --prompt,
-          --negative-prompt, --threads, --dtype, --quiet and --log-json apply; other options are
-          refused.
+          --negative-prompt, --device, --threads, --dtype, --quiet and --log-json apply; other
+          options are refused.
 
 Inputs: the reference image (PNG/JPEG/WebP/BMP) and every motion frame (MP4/WebM/GIF or a
   folder of numbered frames, sorted by name) are resized to the output size with Pillow's
@@ -83,21 +83,22 @@ Ctrl-C / SIGTERM: stops after the current window, removes partial outputs, exit 
   A second Ctrl-C quits at once.
 Exit status: 0 done, 1 error (one line on stderr), 130 cancelled.)";
 
-void check_mode_options(const AnimateOptions& o, const AnimateFlags& f) {
-  if (o.quiet && o.log_json) throw Error("--quiet and --log-json cannot be used together");
-  if (o.threads < 0) throw Error("--threads must be 0 (every core) or more, got " + std::to_string(o.threads));
-  (void)parse_dtype(o.dtype);  // a bad --dtype fails before any input is read
+// A bad --device/--dtype/--threads fails before any input is read.
+EngineOptions check_mode_options(const AnimateOptions& o, const AnimateFlags& f) {
+  (void)cli::log_mode_from(o.output);
+  EngineOptions engine = cli::engine_options_from(o.engine);
   if (f.size->count() > 0 && (f.width->count() > 0 || f.height->count() > 0))
     throw Error("--size cannot be combined with --width/--height (use one or the other)");
   if (!o.config.empty()) {
     for (CLI::Option* opt : f.flags_mode_only)
       if (opt->count() > 0) throw Error(opt->get_name() + " cannot be used with --config (the config file sets it)");
-    return;
+    return engine;
   }
   if (f.out_dir->count() > 0) throw Error("--out-dir only applies to --config (use --out)");
   if (o.source.empty()) throw Error("--source is required (or give --config)");
   if (o.motion.empty()) throw Error("--motion is required (or give --config)");
   if (o.out.empty()) throw Error("--out is required (or give --config)");
+  return engine;
 }
 
 AnimationJob job_from_flags(const AnimateOptions& o, const AnimateFlags& f) {
@@ -105,16 +106,11 @@ AnimationJob job_from_flags(const AnimateOptions& o, const AnimateFlags& f) {
   job.source = o.source;
   job.motion = o.motion;
   AnimationParams& p = job.params;
+  p = o.params;
   p.width = f.width->count() > 0 ? o.width : o.size;
   p.height = f.height->count() > 0 ? o.height : o.size;
-  p.steps = o.steps;
-  p.guidance = o.guidance;
   if (o.seed < -1) throw Error("--seed must be -1 (random) or a non-negative integer, got " + std::to_string(o.seed));
   p.seed = o.seed == -1 ? random_seed() : static_cast<uint64_t>(o.seed);
-  p.context = o.context;
-  p.overlap = o.overlap;
-  p.prompt = o.prompt;
-  p.negative_prompt = o.negative_prompt;
   if (o.max_frames < 0) throw Error("--max-frames must be 0 (all) or more, got " + std::to_string(o.max_frames));
   job.max_frames = o.max_frames == 0 ? -1 : o.max_frames;
   job.offset = o.offset;
@@ -143,8 +139,8 @@ std::string format_number(double v) {
 
 class AnimateRun {
  public:
-  AnimateRun(const AnimateOptions& o, cli::Reporter& reporter, const std::atomic<bool>* cancel)
-      : o_(o), rep_(reporter), cancel_(cancel) {}
+  AnimateRun(const EngineOptions& engine, cli::Reporter& reporter, const std::atomic<bool>* cancel)
+      : engine_(engine), rep_(reporter), cancel_(cancel) {}
 
   // Decodes the first inputs before anything else (a bad image or video fails
   // fast and names itself), then finds and loads the models once for all jobs.
@@ -152,9 +148,8 @@ class AnimateRun {
     JobInputs first = load_job_inputs(jobs.front());
     const ModelPaths paths = find_models();
     describe_inputs(jobs.front(), first);
-    EngineOptions engine;
-    engine.threads = configure_threads(o_.threads);
-    engine.dtype = parse_dtype(o_.dtype);
+    EngineOptions engine = engine_;
+    engine.threads = configure_threads(engine.threads);
     rep_.info("loading models (" + std::to_string(engine.threads) + " threads)");
     rep_.json({{"event", "loading"}, {"threads", engine.threads}});
     auto t0 = std::chrono::steady_clock::now();
@@ -220,29 +215,29 @@ class AnimateRun {
                {"elapsed_s", seconds_since(t0)}});
   }
 
-  const AnimateOptions& o_;
+  const EngineOptions engine_;
   cli::Reporter& rep_;
   const std::atomic<bool>* cancel_;
 };
 
-void run_flags_mode(const AnimateOptions& o, const AnimateFlags& f, cli::Reporter& rep,
+void run_flags_mode(const AnimateOptions& o, const AnimateFlags& f, const EngineOptions& engine, cli::Reporter& rep,
                     const std::atomic<bool>* cancel) {
   AnimationJob job = job_from_flags(o, f);
   validate_job(job);
-  AnimateRun(o, rep, cancel).run({job}, [&] { return resolve_model_paths(o.models, o.parts); });
+  AnimateRun(engine, rep, cancel).run({job}, [&] { return resolve_model_paths(o.models.models, o.models.parts); });
 }
 
-void run_config_mode(const AnimateOptions& o, const AnimateFlags& f, cli::Reporter& rep,
+void run_config_mode(const AnimateOptions& o, const AnimateFlags& f, const EngineOptions& engine, cli::Reporter& rep,
                      const std::atomic<bool>* cancel) {
   cli::ConfigLoadOptions load;
   load.out_dir = o.out_dir;
-  load.overlap = o.overlap;
+  load.overlap = o.params.overlap;
   if (o.fps > 0) load.fps = o.fps;
   cli::AnimationConfig cfg = cli::load_animation_config(o.config, load);
   std::vector<AnimationJob> jobs;
   for (auto& pair : cfg.pairs) {
-    pair.job.params.prompt = o.prompt;
-    pair.job.params.negative_prompt = o.negative_prompt;
+    pair.job.params.prompt = o.params.prompt;
+    pair.job.params.negative_prompt = o.params.negative_prompt;
     validate_job(pair.job);
     jobs.push_back(pair.job);
   }
@@ -251,14 +246,15 @@ void run_config_mode(const AnimateOptions& o, const AnimateFlags& f, cli::Report
 
   // --models replaces every model location of the yaml; part flags replace one each.
   auto find_models = [&] {
-    if (f.models->count() > 0) return resolve_model_paths(o.models, o.parts);
-    ModelPaths paths = resolve_model_paths("", merge_parts(cfg.models, o.parts));
-    if (o.parts.sd.empty()) cli::apply_unet_dir(paths, cfg.unet_dir);
+    const ModelPathOverrides& parts = o.models.parts;
+    if (f.models->count() > 0) return resolve_model_paths(o.models.models, parts);
+    ModelPaths paths = resolve_model_paths("", merge_parts(cfg.models, parts));
+    if (parts.sd.empty()) cli::apply_unet_dir(paths, cfg.unet_dir);
     return paths;
   };
   rep.info("writing to " + cfg.savedir);
   rep.json({{"event", "config"}, {"config", o.config}, {"savedir", cfg.savedir}, {"jobs", jobs.size()}});
-  AnimateRun(o, rep, cancel).run(jobs, find_models);
+  AnimateRun(engine, rep, cancel).run(jobs, find_models);
 
   // Like the original, the config with the seeds used goes next to the videos.
   StagedOutputs staged;
@@ -274,14 +270,13 @@ void run_config_mode(const AnimateOptions& o, const AnimateFlags& f, cli::Report
 
 int run_animate(const AnimateOptions& o, const AnimateFlags& f) {
   const std::atomic<bool>* cancel = cli::install_interrupt_handlers();
-  check_mode_options(o, f);
-  cli::LogMode mode = o.quiet ? cli::LogMode::quiet : o.log_json ? cli::LogMode::json : cli::LogMode::normal;
-  cli::Reporter rep(mode, ::isatty(STDERR_FILENO) == 1);
+  const EngineOptions engine = check_mode_options(o, f);
+  cli::Reporter rep(cli::log_mode_from(o.output), ::isatty(STDERR_FILENO) == 1);
   try {
     if (o.config.empty())
-      run_flags_mode(o, f, rep, cancel);
+      run_flags_mode(o, f, engine, rep, cancel);
     else
-      run_config_mode(o, f, rep, cancel);
+      run_config_mode(o, f, engine, rep, cancel);
   } catch (const Cancelled&) {
     rep.end_progress();
     rep.json({{"event", "cancelled"}});
@@ -312,34 +307,31 @@ Action add_animate_command(CLI::App& app) {
       sub->add_option("--config", o->config, "The original's animation.yaml: run every source/video pair listed in it")
           ->type_name("FILE")
           ->group(inputs);
-  auto* source = sub->add_option("--source", o->source, "Reference image (any size; resized to the output size)")
-                     ->type_name("IMAGE")
-                     ->group(inputs);
-  auto* motion =
-      sub->add_option("--motion", o->motion, "DensePose motion: MP4/WebM/GIF video or a folder of numbered frames")
-          ->type_name("VIDEO|DIR")
-          ->group(inputs);
-  auto* out = sub->add_option("--out", o->out, "Output MP4 (H.264)")->type_name("FILE")->group(inputs);
-  auto* frames_out =
-      sub->add_option("--frames-out", o->frames_out, "Also write every result frame as DIR/0000.png, 0001.png, ...")
-          ->type_name("DIR")
-          ->group(inputs);
-  auto* grid = sub->add_option("--grid", o->grid,
-                               "Also write the source | control | result grid video (the original's grid.mp4)")
-                   ->type_name("FILE")
-                   ->group(inputs);
+  sub->add_option("--source", o->source, "Reference image (any size; resized to the output size)")
+      ->type_name("IMAGE")
+      ->group(inputs);
+  sub->add_option("--motion", o->motion, "DensePose motion: MP4/WebM/GIF video or a folder of numbered frames")
+      ->type_name("VIDEO|DIR")
+      ->group(inputs);
+  sub->add_option("--out", o->out, "Output MP4 (H.264)")->type_name("FILE")->group(inputs);
+  sub->add_option("--frames-out", o->frames_out, "Also write every result frame as DIR/0000.png, 0001.png, ...")
+      ->type_name("DIR")
+      ->group(inputs);
+  sub->add_option("--grid", o->grid, "Also write the source | control | result grid video (the original's grid.mp4)")
+      ->type_name("FILE")
+      ->group(inputs);
   f->out_dir = sub->add_option("--out-dir", o->out_dir, "With --config: the folder that receives samples/")
                    ->type_name("DIR")
                    ->capture_default_str()
                    ->group(inputs);
-  auto* max_frames = sub->add_option("--max-frames", o->max_frames, "Use at most N motion frames (0: all)")
-                         ->type_name("N")
-                         ->capture_default_str()
-                         ->group(inputs);
-  auto* offset = sub->add_option("--offset", o->offset, "Skip the first N motion frames")
-                     ->type_name("N")
-                     ->capture_default_str()
-                     ->group(inputs);
+  sub->add_option("--max-frames", o->max_frames, "Use at most N motion frames (0: all)")
+      ->type_name("N")
+      ->capture_default_str()
+      ->group(inputs);
+  sub->add_option("--offset", o->offset, "Skip the first N motion frames")
+      ->type_name("N")
+      ->capture_default_str()
+      ->group(inputs);
   sub->add_option("--fps", o->fps, "Output frame rate (0: the motion video's; frame folders and --config: 25)")
       ->type_name("F")
       ->capture_default_str()
@@ -356,78 +348,25 @@ Action add_animate_command(CLI::App& app) {
   f->height = sub->add_option("--height", o->height, "Output height, multiple of 8 (default: --size)")
                   ->type_name("H")
                   ->group(sampling);
-  auto* steps = sub->add_option("--steps", o->steps, "DDIM denoising steps")
-                    ->type_name("N")
-                    ->capture_default_str()
-                    ->group(sampling);
-  auto* guidance = sub->add_option("--guidance", o->guidance, "Classifier-free guidance scale (>= 0)")
-                       ->type_name("G")
-                       ->capture_default_str()
-                       ->group(sampling);
-  auto* seed = sub->add_option("--seed", o->seed, "Noise seed (-1: random, printed)")
-                   ->type_name("N")
-                   ->capture_default_str()
-                   ->group(sampling);
-  auto* context = sub->add_option("--context", o->context, "Frames per temporal window (1..24)")
-                      ->type_name("N")
-                      ->capture_default_str()
-                      ->group(sampling);
-  sub->add_option("--overlap", o->overlap, "Frames shared by neighbouring windows (0..context-1)")
+  cli::add_sampling_options(*sub, o->params, sampling);
+  sub->add_option("--seed", o->seed, "Noise seed (-1: random, printed)")
       ->type_name("N")
       ->capture_default_str()
       ->group(sampling);
-  sub->add_option("--prompt", o->prompt, "Text prompt (default: empty, as the original)")
+  sub->add_option("--prompt", o->params.prompt, "Text prompt (default: empty, as the original)")
       ->type_name("TEXT")
       ->capture_default_str()
       ->group(sampling);
-  sub->add_option("--negative-prompt", o->negative_prompt, "Negative text prompt (default: empty)")
+  sub->add_option("--negative-prompt", o->params.negative_prompt, "Negative text prompt (default: empty)")
       ->type_name("TEXT")
       ->capture_default_str()
       ->group(sampling);
 
-  const char* models = "Models";
-  f->models = sub->add_option("--models", o->models,
-                              "Folder in the original's pretrained_models layout (stable-diffusion-v1-5/, "
-                              "sd-vae-ft-mse/, MagicAnimate/...)")
-                  ->type_name("DIR")
-                  ->capture_default_str()
-                  ->group(models);
-  sub->add_option("--sd", o->parts.sd,
-                  "Stable Diffusion 1.5 folder (tokenizer, text_encoder, unet, vae) "
-                  "(default: MODELS/stable-diffusion-v1-5)")
-      ->type_name("DIR")
-      ->group(models);
-  sub->add_option("--vae", o->parts.vae, "VAE folder (default: MODELS/sd-vae-ft-mse)")->type_name("DIR")->group(models);
-  sub->add_option("--appearance-encoder", o->parts.appearance_encoder,
-                  "Appearance encoder folder (default: MODELS/MagicAnimate/appearance_encoder)")
-      ->type_name("DIR")
-      ->group(models);
-  sub->add_option("--controlnet", o->parts.controlnet,
-                  "DensePose ControlNet folder (default: MODELS/MagicAnimate/densepose_controlnet)")
-      ->type_name("DIR")
-      ->group(models);
-  sub->add_option("--motion-module", o->parts.motion_module,
-                  "Motion module file (default: MODELS/MagicAnimate/temporal_attention/temporal_attention.ckpt)")
-      ->type_name("FILE")
-      ->group(models);
+  f->models = cli::add_model_options(*sub, o->models);
+  cli::add_engine_options(*sub, o->engine, "Running");
+  cli::add_output_options(*sub, o->output, "Running");
 
-  const char* running = "Running";
-  sub->add_option("--threads", o->threads, "CPU threads (0: every core)")
-      ->type_name("N")
-      ->capture_default_str()
-      ->group(running);
-  sub->add_option("--dtype", o->dtype,
-                  "Weights and compute precision: fp32, bf16 (about half the memory; see docs/performance.md "
-                  "for its accuracy) or fp16 (refused where libtorch's CPU kernels lack it)")
-      ->type_name("TYPE")
-      ->capture_default_str()
-      ->group(running);
-  sub->add_flag("--quiet", o->quiet, "Print nothing but errors (default: off)")->group(running);
-  sub->add_flag("--log-json", o->log_json, "Print progress and results as JSON lines on stdout (default: off)")
-      ->group(running);
-
-  f->flags_mode_only = {source,  motion,   out,       frames_out, grid,     max_frames, offset,
-                        f->size, f->width, f->height, steps,      guidance, seed,       context};
+  for (const char* name : kFlagsModeOnly) f->flags_mode_only.push_back(sub->get_option(name));
   return [o, f]() -> int { return run_animate(*o, *f); };
 }
 

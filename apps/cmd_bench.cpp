@@ -6,7 +6,7 @@
 
 #include "apps/commands.h"
 #include "bench/benchmark.h"
-#include "util/dtype.h"
+#include "cli/options.h"
 #include "util/error.h"
 
 namespace ma::app {
@@ -14,9 +14,10 @@ namespace {
 
 struct BenchFlags {
   bench::BenchOptions options;
-  std::string dtype = "fp32";
+  cli::EngineFlags engine;
+  cli::OutputFlags output;
   std::string only;
-  bool json = false, quiet = false;
+  bool json = false;
 };
 
 const char* kFooter = R"(Components (each timed once, after the models are built):
@@ -46,25 +47,28 @@ Action add_bench_command(CLI::App& app) {
   sub->footer(kFooter);
   sub->add_option("--size", f->options.size, "Output width and height (multiple of 64; 256 or 512)")
       ->capture_default_str();
-  sub->add_option("--frames", f->options.frames, "Frames per window (1-24); the steps use F and 2F frames")
+  sub->add_option("--frames", f->options.frames, "Frames per window (1-" + std::to_string(kMaxContextFrames) + "); the steps use F and 2F frames")
       ->capture_default_str();
   sub->add_option("--steps", f->options.steps, "DDIM steps of the end-to-end run")->capture_default_str();
-  sub->add_option("--threads", f->options.threads, "CPU threads (0: every core)")->capture_default_str();
-  sub->add_option("--dtype", f->dtype, "Weights and compute: fp32, bf16 or fp16")->capture_default_str();
+  cli::add_engine_options(*sub, f->engine);
   sub->add_option("--models", f->options.models_dir,
                   "pretrained_models folder whose configs to use (default: the full-size configs)");
   sub->add_option("--only", f->only, "Comma-separated components to run (default: all)");
   sub->add_option("--gemm-size", f->options.gemm_size, "n of the n^3 GEMM that measures the peak")
       ->capture_default_str();
   sub->add_flag("--json", f->json, "Print one JSON object instead of the table");
-  sub->add_flag("--quiet", f->quiet, "No progress lines on stderr");
+  // --json is the report's format, not JSON log lines.
+  cli::add_output_options(*sub, f->output, "", /*json_lines=*/false, "No progress lines on stderr");
   return [f]() -> int {
     bench::BenchOptions o = f->options;
-    o.dtype = parse_dtype(f->dtype);
+    const EngineOptions engine = cli::engine_options_from(f->engine);
+    o.threads = engine.threads;
+    o.dtype = engine.dtype;
+    o.device = engine.device;
     std::stringstream only(f->only);
     for (std::string key; std::getline(only, key, ',');)
       if (!key.empty()) o.only.push_back(key);
-    if (!f->quiet) o.log = [](const std::string& line) { std::cerr << line << std::endl; };
+    if (!f->output.quiet) o.log = [](const std::string& line) { std::cerr << line << std::endl; };
     bench::BenchReport report = bench::run_benchmark(o);
     if (f->json)
       std::cout << report.to_json().dump(2) << std::endl;

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "apps/commands.h"
+#include "cli/options.h"
 #include "io/model_paths.h"
 #include "pipeline/model_check.h"
 
@@ -16,11 +17,7 @@ Action add_check_models_command(CLI::App& app) {
   auto overrides = std::make_shared<ModelPathOverrides>();
   auto skip_values = std::make_shared<bool>(false);
   cmd->add_option("DIR", *dir, "Model folder (stable-diffusion-v1-5/, sd-vae-ft-mse/, MagicAnimate/)")->required();
-  cmd->add_option("--sd", overrides->sd, "stable-diffusion-v1-5 folder (overrides DIR's)");
-  cmd->add_option("--vae", overrides->vae, "VAE folder (default: DIR/sd-vae-ft-mse)");
-  cmd->add_option("--appearance-encoder", overrides->appearance_encoder, "Appearance encoder folder");
-  cmd->add_option("--controlnet", overrides->controlnet, "DensePose ControlNet folder");
-  cmd->add_option("--motion-module", overrides->motion_module, "temporal_attention.ckpt");
+  cli::add_model_part_options(*cmd, *overrides, "DIR");
   cmd->add_flag("--no-values", *skip_values, "Skip the NaN/Inf scan of tensor values (shapes and keys only)");
   return [=]() -> int {
     ModelPaths paths = resolve_model_paths(*dir, *overrides);

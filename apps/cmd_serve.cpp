@@ -8,6 +8,7 @@
 
 #include "apps/commands.h"
 #include "cli/interrupt.h"
+#include "cli/options.h"
 #include "io/libav_util.h"
 #include "io/model_paths.h"
 #include "pipeline/animation.h"
@@ -22,11 +23,11 @@ namespace ma::app {
 namespace {
 
 struct ServeFlags {
-  std::string models = "pretrained_models";
+  cli::ModelFlags models;
+  cli::EngineFlags engine;
   serve::ServerOptions server;
   int64_t max_upload_mb = 200;
   int64_t max_queue = 1000;
-  int threads = 0;
 };
 
 const char* kFooter = R"(API (JSON; docs/server.md has curl examples):
@@ -53,13 +54,13 @@ int run_serve(ServeFlags& f) {
   f.server.limits.max_upload_bytes = static_cast<size_t>(f.max_upload_mb) << 20;
   f.server.limits.max_waiting = static_cast<size_t>(f.max_queue);
   serve::check_job_params(f.server.defaults, f.server.limits);  // the --steps/--size/... defaults
+  EngineOptions engine = cli::engine_options_from(f.engine);
 
   const std::atomic<bool>* interrupted = cli::install_interrupt_handlers();
 
   auto start = std::chrono::steady_clock::now();
-  ModelPaths paths = resolve_model_paths(f.models);
-  EngineOptions engine;
-  engine.threads = configure_threads(f.threads);
+  ModelPaths paths = resolve_model_paths(f.models.models, f.models.parts);
+  engine.threads = configure_threads(engine.threads);
   auto animator = std::make_shared<Animator>(paths, engine);
   double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -98,9 +99,7 @@ Action add_serve_command(CLI::App& app) {
   serve::ServerOptions& s = f->server;
   CLI::App* cmd = app.add_subcommand("serve", "HTTP API and web page: queue animations, watch progress, fetch videos");
   cmd->footer(kFooter);
-  cmd->add_option("--models", f->models, "Folder in the original's pretrained_models layout")
-      ->required()
-      ->check(CLI::ExistingDirectory);
+  cli::add_model_options(*cmd, f->models, /*required=*/true);
   cmd->add_option("--host", s.host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
   cmd->add_option("--port", s.port, "TCP port (0: any free one, printed at start)")
       ->capture_default_str()
@@ -109,7 +108,7 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--api-key", s.api_key, "Require this key on every API call")->envname("MAGICANIMATE_API_KEY");
   cmd->add_option("--web", s.web_dir, "Serve the page from this folder instead of the built-in copy")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--threads", f->threads, "CPU threads for the engine (0: every core)")->capture_default_str();
+  cli::add_engine_options(*cmd, f->engine, "Engine");
 
   cmd->add_option("--max-upload-mb", f->max_upload_mb, "Largest request (both files) in MiB")
       ->capture_default_str()
@@ -133,20 +132,12 @@ Action add_serve_command(CLI::App& app) {
       ->capture_default_str()
       ->group("Limits");
 
-  cmd->add_option("--steps", s.defaults.steps, "Default denoising steps")->capture_default_str()->group("Job defaults");
-  cmd->add_option("--guidance", s.defaults.guidance, "Default guidance scale")
-      ->capture_default_str()
-      ->group("Job defaults");
-  cmd->add_option("--seed", s.defaults.seed, "Default seed")->capture_default_str()->group("Job defaults");
+  const char* defaults = "Job defaults";
   cmd->add_option("--size", s.defaults.size, "Default output size (width = height)")
       ->capture_default_str()
-      ->group("Job defaults");
-  cmd->add_option("--context", s.defaults.context, "Default frames per window")
-      ->capture_default_str()
-      ->group("Job defaults");
-  cmd->add_option("--overlap", s.defaults.overlap, "Default frames shared by neighbouring windows")
-      ->capture_default_str()
-      ->group("Job defaults");
+      ->group(defaults);
+  cli::add_sampling_options(*cmd, s.defaults, defaults);
+  cmd->add_option("--seed", s.defaults.seed, "Default seed")->capture_default_str()->group(defaults);
   return [f]() -> int { return run_serve(*f); };
 }
 

@@ -1,7 +1,8 @@
 // magicanimate: animate the person in a reference image along a DensePose
 // motion video. `magicanimate <command> --help` is the manual of each command.
 #include <iostream>
-#include <map>
+#include <utility>
+#include <vector>
 
 #include "apps/commands.h"
 #include "util/error.h"
@@ -15,18 +16,21 @@ int main(int argc, char** argv) {
     return "magicanimate: error: " + std::string(e.what()) + " (see --help)\n";
   });
   app.set_version_flag("--version", std::string("magicanimate.cpp 0.1.0"));
-  std::map<CLI::App*, ma::app::Action> actions;
-  auto add = [&](ma::app::Action (*fn)(CLI::App&)) {
-    size_t before = app.get_subcommands({}).size();
-    ma::app::Action act = fn(app);
-    auto subs = app.get_subcommands({});
-    if (subs.size() > before) actions[subs.back()] = act;
+  // Every subcommand: its name (as it registers itself) and the function that adds it.
+  struct Command {
+    const char* name;
+    ma::app::Action (*add)(CLI::App&);
   };
-  add(ma::app::add_animate_command);
-  add(ma::app::add_inspect_command);
-  add(ma::app::add_check_models_command);
-  add(ma::app::add_bench_command);
-  add(ma::app::add_serve_command);
+  const Command commands[] = {{"animate", ma::app::add_animate_command},
+                              {"inspect", ma::app::add_inspect_command},
+                              {"check-models", ma::app::add_check_models_command},
+                              {"bench", ma::app::add_bench_command},
+                              {"serve", ma::app::add_serve_command}};
+  std::vector<std::pair<CLI::App*, ma::app::Action>> actions;
+  for (const Command& c : commands) {
+    ma::app::Action act = c.add(app);
+    actions.emplace_back(app.get_subcommand(c.name), std::move(act));
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

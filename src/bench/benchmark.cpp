@@ -99,10 +99,13 @@ void validate(const BenchOptions& o) {
   if (o.size < 64 || o.size > 2048 || o.size % 64)
     throw Error("--size must be a multiple of 64 between 64 and 2048 (the UNet halves the 1/8-size latents three "
                 "times), got " + str(o.size));
-  if (o.frames < 1 || o.frames > 24)
-    throw Error("--frames must be between 1 and 24 (the motion modules' position limit), got " + str(o.frames));
+  if (o.frames < 1 || o.frames > kMaxContextFrames)
+    throw Error("--frames must be between 1 and " + str(kMaxContextFrames) +
+                " (the motion modules' position limit), got " + str(o.frames));
   if (o.steps < 1 || o.steps > 100) throw Error("--steps must be between 1 and 100, got " + str(o.steps));
   if (o.threads < 0) throw Error("--threads must be 0 (every core) or more, got " + std::to_string(o.threads));
+  if (!o.device.is_cpu())  // its inputs and GEMM peak are built on the CPU so far
+    throw Error("--device " + o.device.str() + ": the benchmark runs on the CPU only so far (use --device cpu)");
   if (o.gemm_size < 64 || o.gemm_size > 16384)
     throw Error("--gemm-size must be between 64 and 16384, got " + str(o.gemm_size));
   const std::vector<std::string> keys = component_keys(o);

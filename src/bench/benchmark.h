@@ -22,6 +22,7 @@ struct BenchOptions {
   int64_t steps = 1;       // denoising steps of the end-to-end run
   int threads = 0;         // 0: every core
   at::ScalarType dtype = at::kFloat;
+  at::Device device = at::kCPU;  // models and inputs (the GEMM peak is the CPU's)
   int64_t gemm_size = 2048;  // n of the n x n x n peak GEMM
   std::vector<std::string> only;  // component keys to run; empty: all
   std::function<void(const std::string&)> log;  // progress lines (may be empty)

@@ -5,10 +5,18 @@
 #include <cstdio>
 #include <iostream>
 
-#include "pipeline/animation_job.h"
 
 namespace ma::cli {
 namespace {
+
+// {"event":"progress","phase":...,"step":...,"steps":...,"window":...,
+//  "windows":...,"elapsed_s":...,"eta_s":...} (eta_s null while unknown).
+nlohmann::json progress_event_json(const ProgressEvent& e) {
+  nlohmann::json j = {{"event", "progress"}, {"phase", e.phase},     {"step", e.step},          {"steps", e.steps},
+                      {"window", e.window},  {"windows", e.windows}, {"elapsed_s", e.elapsed_s}};
+  j["eta_s"] = e.eta_s >= 0 ? nlohmann::json(e.eta_s) : nlohmann::json(nullptr);
+  return j;
+}
 
 std::string job_prefix(int64_t job, int64_t jobs) {
   return jobs > 1 ? "[" + std::to_string(job) + "/" + std::to_string(jobs) + "] " : "";

@@ -33,15 +33,10 @@ constexpr int64_t kLatentFactor = 8;
 std::string str(int64_t v) { return std::to_string(v); }
 
 void validate(const at::Tensor& source, const at::Tensor& control, const AnimationParams& p, int64_t max_window) {
-  if (p.width <= 0 || p.height <= 0 || p.width % kLatentFactor || p.height % kLatentFactor)
-    throw Error("size " + str(p.width) + "x" + str(p.height) + " must be positive multiples of 8");
-  if (p.steps < 1 || p.steps > 1000) throw Error("steps must be between 1 and 1000, got " + str(p.steps));
-  if (!std::isfinite(p.guidance) || p.guidance < 0) throw Error("guidance must be a finite number >= 0");
-  if (p.context < 1 || p.context > max_window)
-    throw Error("context window of " + str(p.context) + " frames: must be between 1 and " + str(max_window) +
-                " (the motion modules' position limit)");
-  if (p.overlap < 0 || p.overlap >= p.context)
-    throw Error("overlap " + str(p.overlap) + " must be >= 0 and smaller than the context window (" + str(p.context) + ")");
+  p.validate();
+  if (p.context > max_window)  // the motion modules this UNet was built with may hold fewer positions
+    throw Error("context must be between 1 and " + str(max_window) +
+                " frames (the motion modules' position limit), got " + str(p.context));
   if (source.dim() != 3 || source.size(0) != p.height || source.size(1) != p.width || source.size(2) != 3 ||
       source.scalar_type() != at::kByte)
     throw Error("source image must be uint8 [" + str(p.height) + ", " + str(p.width) + ", 3]");

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "io/model_paths.h"
+#include "models/motion_module.h"
 
 namespace ma {
 
@@ -17,20 +18,33 @@ namespace ma {
 // batching the convolutions without letting memory grow with the video.
 constexpr int64_t kVaeDecodeBudgetBytes = int64_t{3} << 30;
 
+// The motion modules' temporal position encoding holds this many positions,
+// so no window can be longer (stated once, by the motion module's config).
+constexpr int64_t kMaxContextFrames = MotionModuleConfig{}.max_frames;
+
+// Where and how the engine computes. The programs' --device/--dtype/--threads.
 struct EngineOptions {
   at::ScalarType dtype = at::kFloat;  // weights and compute
   at::Device device = at::kCPU;
   int threads = 0;                    // 0: every core
+
+  // Throws ma::Error (one line) for a negative thread count.
+  void validate() const;
 };
 
+// The sampling settings of one animation, with the original's defaults. Every
+// program (animate, serve, bench, config files) fills this one struct.
 struct AnimationParams {
   int64_t width = 512, height = 512;  // output size, multiples of 8
   int64_t steps = 25;
   double guidance = 7.5;
   uint64_t seed = 1;
-  int64_t context = 16;  // frames per window (<= 24, the motion modules' position limit)
+  int64_t context = 16;  // frames per window (<= kMaxContextFrames)
   int64_t overlap = 4;   // frames shared by neighbouring windows
   std::string prompt, negative_prompt;
+
+  // Range checks; ma::Error names the setting (the one wording of these checks).
+  void validate() const;
 };
 
 struct ProgressEvent {

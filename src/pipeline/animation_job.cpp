@@ -74,28 +74,8 @@ std::string frame_name(int64_t index) {
 
 }  // namespace
 
-void validate_params(const AnimationParams& p) {
-  auto check_size = [](int64_t v, const char* name) {
-    if (v <= 0 || v % 8 != 0)
-      throw Error(std::string(name) + " must be a positive multiple of 8 (the VAE downsamples by 8), got " +
-                  std::to_string(v));
-  };
-  check_size(p.width, "width");
-  check_size(p.height, "height");
-  if (p.steps < 1 || p.steps > 1000)
-    throw Error("steps must be between 1 and 1000 (the scheduler's training steps), got " + std::to_string(p.steps));
-  if (!std::isfinite(p.guidance) || p.guidance < 0)
-    throw Error("guidance must be a finite number >= 0, got " + number(p.guidance));
-  if (p.context < 1 || p.context > kMaxContextFrames)
-    throw Error("context must be between 1 and " + std::to_string(kMaxContextFrames) +
-                " frames (the motion modules' position limit), got " + std::to_string(p.context));
-  if (p.overlap < 0 || p.overlap >= p.context)
-    throw Error("overlap must be at least 0 and less than context (" + std::to_string(p.context) + "), got " +
-                std::to_string(p.overlap));
-}
-
 void validate_job(const AnimationJob& job) {
-  validate_params(job.params);
+  job.params.validate();
   if (job.offset < 0) throw Error("offset must be 0 or more, got " + std::to_string(job.offset));
   if (job.max_frames == 0) throw Error("max frames must be at least 1 (or unlimited)");
   if (!std::isfinite(job.fps) || job.fps < 0 || job.fps > 1000)
@@ -192,13 +172,6 @@ JobResult run_animation_job(Animator& animator, const AnimationJob& job, const P
 uint64_t random_seed() {
   std::random_device rd;
   return (static_cast<uint64_t>(rd()) << 32) ^ static_cast<uint64_t>(rd());
-}
-
-nlohmann::json progress_event_json(const ProgressEvent& e) {
-  nlohmann::json j = {{"event", "progress"}, {"phase", e.phase},     {"step", e.step},          {"steps", e.steps},
-                      {"window", e.window},  {"windows", e.windows}, {"elapsed_s", e.elapsed_s}};
-  j["eta_s"] = e.eta_s >= 0 ? nlohmann::json(e.eta_s) : nlohmann::json(nullptr);
-  return j;
 }
 
 }  // namespace ma

@@ -5,17 +5,12 @@
 #include <ATen/ATen.h>
 
 #include <atomic>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "pipeline/animation.h"
 
 namespace ma {
-
-// The motion modules' temporal position encoding holds 24 positions, so no
-// window can be longer.
-constexpr int64_t kMaxContextFrames = 24;
 
 struct AnimationJob {
   std::string source;  // reference image file
@@ -45,8 +40,8 @@ struct JobResult {
   double fps = 0;
 };
 
-// Range checks of the sampling settings; ma::Error names the setting.
-void validate_params(const AnimationParams& params);
+// params.validate() (kept for callers of the free function).
+inline void validate_params(const AnimationParams& params) { params.validate(); }
 
 // validate_params plus: inputs exist and are readable, at least one output is
 // requested, outputs are writable, distinct and not inputs. Decodes nothing.
@@ -68,9 +63,5 @@ JobResult run_animation_job(Animator& animator, const AnimationJob& job, const P
 
 // A fresh non-deterministic seed (the original's seed -1: torch.seed()).
 uint64_t random_seed();
-
-// {"event":"progress","phase":...,"step":...,"steps":...,"window":...,
-//  "windows":...,"elapsed_s":...,"eta_s":...} (eta_s null while unknown).
-nlohmann::json progress_event_json(const ProgressEvent& event);
 
 }  // namespace ma

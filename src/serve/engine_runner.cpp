@@ -9,13 +9,7 @@ JobRunner make_engine_runner(std::shared_ptr<Animator> animator) {
     AnimationJob job;
     job.source = spec.source_path;
     job.motion = spec.motion_path;
-    job.params.width = job.params.height = spec.params.size;
-    job.params.steps = spec.params.steps;
-    job.params.guidance = spec.params.guidance;
-    job.params.seed = spec.params.seed;
-    job.params.context = spec.params.context;
-    job.params.overlap = spec.params.overlap;
-    job.params.prompt = spec.params.prompt;
+    job.params = spec.params.animation();
     job.video_out = spec.result_path;
     job.grid_out = spec.grid_path;
     // The engine's "done" comes before the videos are encoded: the job is done

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "pipeline/animation.h"
+
 namespace ma::serve {
 
 enum class JobStatus { queued, running, done, failed, cancelled };
@@ -15,15 +17,18 @@ const char* to_string(JobStatus status);
 JobStatus job_status_from_string(const std::string& text);  // throws ma::Error
 inline bool is_finished(JobStatus s) { return s == JobStatus::done || s == JobStatus::failed || s == JobStatus::cancelled; }
 
-// The knobs a client may set; defaults come from the server's options.
-struct JobParams {
-  int64_t steps = 25;
-  double guidance = 7.5;
-  uint64_t seed = 1;
-  int64_t size = 512;  // output width = height, a multiple of 8
-  int64_t context = 16;
-  int64_t overlap = 4;
-  std::string prompt;
+// The knobs a client may set (kParamFields); defaults come from the server's
+// options, whose own defaults are the engine's. A job's output is square:
+// `size` is its width and height (the inherited width/height are not used).
+struct JobParams : AnimationParams {
+  int64_t size = AnimationParams{}.width;  // a multiple of 8
+
+  // The engine's parameters of this job.
+  AnimationParams animation() const {
+    AnimationParams a = *this;
+    a.width = a.height = size;
+    return a;
+  }
 };
 nlohmann::json to_json(const JobParams& params);
 JobParams job_params_from_json(const nlohmann::json& json);  // missing keys keep their defaults

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "serve/request_error.h"
+#include "util/error.h"
 
 namespace ma::serve {
 
@@ -61,7 +62,7 @@ double parse_number(const std::string& name, const std::string& text, double lo,
 
 constexpr double kMaxGuidance = 50.0;
 constexpr int64_t kMinSize = 64;
-constexpr int64_t kMaxContext = 24;  // the motion modules' position limit
+constexpr int64_t kMaxContext = kMaxContextFrames;  // the motion modules' position limit
 constexpr size_t kMaxPromptBytes = 2000;
 
 }  // namespace
@@ -97,6 +98,12 @@ void check_job_params(const JobParams& p, const Limits& limits) {
     fail("prompt: longer than " + std::to_string(kMaxPromptBytes) + " bytes");
   if (p.prompt.find('\0') != std::string::npos) fail("prompt: contains a NUL byte");
   if (!is_valid_utf8(p.prompt)) fail("prompt: not valid UTF-8 text");
+  // The engine's own checks, for settings the ones above do not word.
+  try {
+    p.animation().validate();
+  } catch (const Error& e) {
+    fail(e.what());
+  }
 }
 
 namespace {

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <regex>
 
+#include <ATen/Context.h>
+
 #include "cli_runner.h"
 #include "test_util.h"
 
@@ -118,6 +120,7 @@ TEST_F(AnimateCli, RefusesBadInputsWithOneLine) {
       {"negative max-frames", with(base(), {"--max-frames", "-1", "--out", out}), {"--max-frames"}},
       {"negative fps", with(base(), {"--fps", "-5", "--out", out}), {"fps"}},
       {"negative threads", with(base(), {"--threads", "-1", "--out", out}), {"--threads"}},
+      {"unknown device", with(base(), {"--device", "gpu", "--out", out}), {"unknown device 'gpu'"}},
       {"out-dir without config", with(base(), {"--out-dir", "{T}/out", "--out", out}), {"--out-dir"}},
       {"models folder missing", with(base(), {"--out", out}), {"{T}/no-models"}},
       {"model part missing",
@@ -125,6 +128,14 @@ TEST_F(AnimateCli, RefusesBadInputsWithOneLine) {
        {"{T}/none.ckpt", "(1)"}},
   };
   for (const BadCase& c : cases) expect_refused(c);
+}
+
+// --device cuda on a libtorch without CUDA (or a machine without a GPU) is one
+// line before any input or model is read.
+TEST_F(AnimateCli, RefusesACudaDeviceThisBuildCannotUse) {
+  if (at::hasCUDA()) GTEST_SKIP() << "this libtorch has a usable CUDA device";
+  expect_refused({"cuda device", with(base(), {"--device", "cuda", "--out", tmp / "out/x.mp4"}), {"--device cuda: "}});
+  expect_refused({"cuda:1 device", with(base(), {"--device", "cuda:1", "--out", tmp / "out/x.mp4"}), {"--device cuda:1: "}});
 }
 
 TEST_F(AnimateCli, RefusesUnwritableOutputFolder) {
@@ -201,13 +212,14 @@ TEST_F(AnimateCli, HelpDocumentsEveryOptionWithDefaults) {
                            "--vae",        "--appearance-encoder",
                            "--controlnet", "--motion-module",
                            "--threads",    "--quiet",
+                           "--device",     "--dtype",
                            "--log-json",   "--config",
                            "--out-dir"})
     EXPECT_TRUE(std::regex_search(r.out, std::regex(std::string("(^|[\\s,])") + flag + "[\\s=]"))) << flag;
   // Defaults of the contract, as CLI11 prints them ("--steps N=25").
   for (const char* with_default :
        {"--size N=512", "--steps N=25", "--guidance G=7.5", "--seed N=1", "--context N=16", "--overlap N=4",
-        "--threads N=0", "--max-frames N=0", "--offset N=0", "--fps F=0", "--models DIR=pretrained_models"})
+        "--threads N=0", "--max-frames N=0", "--offset N=0", "--fps F=0", "--models DIR=pretrained_models", "--device DEV=cpu", "--dtype TYPE=fp32"})
     EXPECT_NE(r.out.find(with_default), std::string::npos) << with_default;
   EXPECT_NE(r.out.find("samples/<savename>/videos/<source>_<video>.mp4"), std::string::npos);
   EXPECT_NE(r.out.find("130"), std::string::npos) << "exit status of a cancelled run";

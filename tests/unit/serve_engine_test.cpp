@@ -201,6 +201,10 @@ TEST(ServeEngine, RefusesBadOptionsWithOneLine) {
       {"--size 60", "size: must be a multiple of 8"},
       {"--context 8 --overlap 8", "overlap"},
       {"--max-resolution 100000", "--max-resolution must be between"},
+      {"--dtype fp8", "unknown dtype 'fp8'"},
+      {"--device gpu", "unknown device 'gpu'"},
+      {"--threads -1", "--threads must be 0"},
+      {"--motion-module /nonexistent/none.ckpt", "/nonexistent/none.ckpt"},
   };
   for (const Case& c : cases) {
     auto [status, out] = run_program(base + c.args);
