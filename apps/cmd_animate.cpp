@@ -19,6 +19,7 @@
 #include "pipeline/animation.h"
 #include "pipeline/animation_job.h"
 #include "pipeline/job_outputs.h"
+#include "util/bf16.h"
 #include "util/error.h"
 #include "util/threads.h"
 
@@ -150,6 +151,8 @@ class AnimateRun {
     describe_inputs(jobs.front(), first);
     EngineOptions engine = engine_;
     engine.threads = configure_threads(engine.threads);
+    if (const std::string slow = dtype_speed_warning(engine.dtype, engine.device); !slow.empty())
+      rep_.info("warning: " + slow);
     rep_.info("loading models (" + std::to_string(engine.threads) + " threads)");
     rep_.json({{"event", "loading"}, {"threads", engine.threads}});
     auto t0 = std::chrono::steady_clock::now();

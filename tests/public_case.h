@@ -24,13 +24,20 @@ inline AnimationParams public_case_params() {
   return p;
 }
 
-// Every tensor the engine taps on the golden inputs, as float32 copies.
-inline std::map<std::string, at::Tensor> run_public_case(const EngineOptions& options = {}) {
+// The engine's options for the tests: the device from MA_TEST_DEVICE.
+inline EngineOptions test_engine_options() {
+  EngineOptions options;
+  options.device = test_device();
+  return options;
+}
+
+// Every tensor the engine taps on the golden inputs, as float32 CPU copies.
+inline std::map<std::string, at::Tensor> run_public_case(const EngineOptions& options = test_engine_options()) {
   std::map<std::string, at::Tensor> out;
   Animator animator(resolve_model_paths(models_dir()), options);
   const at::Tensor control = golden("input.control_u8").slice(0, 0, 20);  // the original 20 frames
   animator.animate(golden("input.source_image_u8"), control, public_case_params(), {}, nullptr,
-                   [&](const std::string& name, const at::Tensor& v) { out[name] = v.to(at::kFloat).clone(); });
+                   [&](const std::string& name, const at::Tensor& v) { out[name] = v.to(at::kCPU).to(at::kFloat).clone(); });
   return out;
 }
 

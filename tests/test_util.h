@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
+
+#include <cstdlib>
 #include <string>
 
 #include "io/safetensors.h"
@@ -13,6 +15,14 @@ namespace ma::test {
 inline std::string data_dir() { return MA_TEST_DATA_DIR; }
 inline std::string models_dir() { return data_dir() + "/models"; }
 inline std::string public_case_dir() { return data_dir() + "/cases/public"; }
+
+// The device the engine tests compute on: MA_TEST_DEVICE ("cpu", "cuda",
+// "cuda:1", ...; default cpu), so that scripts/gpu-check.sh can run the
+// parity tests on a GPU. The fixtures and comparisons stay on the CPU.
+inline at::Device test_device() {
+  const char* name = std::getenv("MA_TEST_DEVICE");
+  return at::Device(name && *name ? std::string(name) : std::string("cpu"));
+}
 
 inline const TensorMap& golden() {
   static TensorMap g = load_safetensors(public_case_dir() + "/golden.safetensors");

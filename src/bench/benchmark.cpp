@@ -27,6 +27,7 @@
 #include "nn/reference_bank.h"
 #include "pipeline/animation.h"
 #include "text/clip_tokenizer.h"
+#include "util/bf16.h"
 #include "util/cpu_allocator.h"
 #include "util/dtype.h"
 #include "util/error.h"
@@ -280,7 +281,10 @@ BenchReport run_benchmark(const BenchOptions& o) {
 
   run.log("bench: fp32 GEMM peak (" + str(o.gemm_size) + "^3 at::mm, " + std::to_string(r.threads) + " threads)");
   r.gemm_peak_gflops = gemm_peak_gflops(o.gemm_size, at::kFloat);
-  if (o.dtype != at::kFloat) r.gemm_peak_dtype_gflops = gemm_peak_gflops(o.gemm_size, o.dtype);
+  // Without native bf16 the layers compute bf16 in fp32 (util/bf16.h): a bf16
+  // GEMM peak would time kernels the engine does not use.
+  const bool dtype_gemm_used = o.dtype == at::kHalf || (o.dtype == at::kBFloat16 && cpu_has_native_bf16());
+  if (dtype_gemm_used) r.gemm_peak_dtype_gflops = gemm_peak_gflops(o.gemm_size, o.dtype);
   r.conv_peak_gflops = conv_peak_gflops(at::kFloat);
 
   run.log("bench: building the models (" + r.models + ", " + dtype_name(o.dtype) + ")");

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "io/weights.h"
+#include "nn/bf16_compute.h"
 #include "util/error.h"
 
 namespace ma {
@@ -84,9 +85,12 @@ at::Tensor Attention::forward(const at::Tensor& x, const at::Tensor& mask) const
   at::Tensor q = split_heads(q_proj->forward(x) * (1.0 / std::sqrt(static_cast<double>(dim))));
   at::Tensor k = split_heads(k_proj->forward(x));
   at::Tensor v = split_heads(v_proj->forward(x));
+  const bool up = nn::compute_in_fp32(q);  // bf16 without native kernels: in fp32
+  if (up) q = nn::fp32(q), k = nn::fp32(k), v = nn::fp32(v);
   at::Tensor scores = at::bmm(q, k.transpose(1, 2));
   if (mask.defined()) scores = scores + mask;
   at::Tensor out = at::bmm(at::softmax(scores, -1), v);
+  if (up) out = out.to(x.scalar_type());
   out = out.view({batch, heads, length, dim}).transpose(1, 2).reshape({batch, length, hidden});
   return out_proj->forward(out);
 }

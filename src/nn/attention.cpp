@@ -2,6 +2,8 @@
 
 #include <torch/version.h>
 
+#include "nn/bf16_compute.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -90,6 +92,8 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
     return out.transpose(1, 2).reshape({b, n, heads * d});
   }
 #endif
+  if (compute_in_fp32(q))  // bf16 without native kernels: fp32 scores and sums
+    return attention_chunked(fp32(q), fp32(k), fp32(v), heads, kAttentionScoreBudgetBytes).to(q.scalar_type());
   return attention_chunked(q, k, v, heads, kAttentionScoreBudgetBytes);
 }
 

@@ -1,5 +1,7 @@
 #include "nn/layers.h"
 
+#include "nn/bf16_compute.h"
+
 namespace ma::nn {
 
 Linear::Linear(int64_t in, int64_t out, bool has_bias) : in_features(in), out_features(out) {
@@ -8,6 +10,7 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias) : in_features(in), out_fe
 }
 
 at::Tensor Linear::forward(const at::Tensor& x) const {
+  if (compute_in_fp32(x)) return at::linear(fp32(x), fp32(weight), fp32(bias)).to(x.scalar_type());
   return at::linear(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt);
 }
 
@@ -18,6 +21,8 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, bool ha
 }
 
 at::Tensor Conv2d::forward(const at::Tensor& x) const {
+  if (compute_in_fp32(x))
+    return at::conv2d(fp32(x), fp32(weight), fp32(bias), {stride, stride}, {padding, padding}).to(x.scalar_type());
   return at::conv2d(x, weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt, {stride, stride},
                     {padding, padding});
 }

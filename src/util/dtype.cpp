@@ -4,6 +4,7 @@
 #include <mutex>
 #include <utility>
 
+#include "util/bf16.h"
 #include "util/error.h"
 
 namespace ma {
@@ -29,16 +30,22 @@ namespace {
 // Runs the operation kinds the engine needs; returns "" or the first failure.
 std::string probe(at::ScalarType dtype, const at::Device& device) {
   const auto opt = at::TensorOptions().dtype(dtype).device(device);
+  // Without native bf16 the layers run matmul and convolution in fp32
+  // (util/bf16.h), so those bf16 kernels are not needed (and oneDNN capped by
+  // ONEDNN_MAX_CPU_ISA throws on them).
+  const bool gemms_in_dtype = !(dtype == at::kBFloat16 && device.is_cpu() && !cpu_has_native_bf16());
   const char* step = "matmul";
   try {
     at::Tensor a = at::ones({4, 8}, opt), b = at::ones({8, 4}, opt);
-    (void)at::mm(a, b);
-    (void)at::linear(a, b.t(), at::ones({8}, opt).slice(0, 0, 4));
-    step = "batched matmul";
-    (void)at::bmm(a.unsqueeze(0), b.unsqueeze(0));
-    step = "convolution";
     at::Tensor x = at::ones({1, 4, 6, 6}, opt);
-    (void)at::conv2d(x, at::ones({4, 4, 3, 3}, opt), at::ones({4}, opt), {1, 1}, {1, 1});
+    if (gemms_in_dtype) {
+      (void)at::mm(a, b);
+      (void)at::linear(a, b.t(), at::ones({8}, opt).slice(0, 0, 4));
+      step = "batched matmul";
+      (void)at::bmm(a.unsqueeze(0), b.unsqueeze(0));
+      step = "convolution";
+      (void)at::conv2d(x, at::ones({4, 4, 3, 3}, opt), at::ones({4}, opt), {1, 1}, {1, 1});
+    }
     step = "group norm";
     (void)at::group_norm(x, 2, at::ones({4}, opt), at::zeros({4}, opt), 1e-5);
     step = "layer norm";
@@ -55,6 +62,8 @@ std::string probe(at::ScalarType dtype, const at::Device& device) {
     const size_t eol = what.find('\n');
     if (eol != std::string::npos) what.resize(eol);
     return std::string(step) + ": " + what;
+  } catch (const std::exception& e) {  // oneDNN's own dnnl::error, say
+    return std::string(step) + ": " + e.what();
   }
 }
 
