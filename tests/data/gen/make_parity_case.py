@@ -342,6 +342,8 @@ def main():
     ap.add_argument("--guidance", type=float, default=7.5)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--check", help="a golden.safetensors to compare with instead of writing")
+    ap.add_argument("--lean", action="store_true",
+                    help="write only case.json and a golden with the inputs, the noise and every step's tensors")
     args = ap.parse_args()
 
     import importlib.util
@@ -511,19 +513,24 @@ def main():
         return
 
     out = args.out
-    os.makedirs(os.path.join(out, "control"), exist_ok=True)
-    os.makedirs(os.path.join(out, "frames"), exist_ok=True)
+    if args.lean:
+        taps = {k: v for k, v in taps.items()
+                if k.startswith(("input.", "step")) or k in ("pipeline.init_latents", "pipeline.timesteps")}
+    os.makedirs(out, exist_ok=True)
     write_safetensors(taps, os.path.join(out, "golden.safetensors"))
-    Image.fromarray(source).save(os.path.join(out, "source.png"))
-    for i in range(original_length):
-        Image.fromarray(control[i]).save(os.path.join(out, "control", "%04d.png" % i))
-    frames = (video[0, :, :original_length].permute(1, 2, 3, 0).numpy() * 255).astype(np.uint8)
-    for i, f in enumerate(frames):
-        Image.fromarray(f).save(os.path.join(out, "frames", "%04d.png" % i))
+    if not args.lean:
+        os.makedirs(os.path.join(out, "control"), exist_ok=True)
+        os.makedirs(os.path.join(out, "frames"), exist_ok=True)
+        Image.fromarray(source).save(os.path.join(out, "source.png"))
+        for i in range(original_length):
+            Image.fromarray(control[i]).save(os.path.join(out, "control", "%04d.png" % i))
+        frames = (video[0, :, :original_length].permute(1, 2, 3, 0).numpy() * 255).astype(np.uint8)
+        for i, f in enumerate(frames):
+            Image.fromarray(f).save(os.path.join(out, "frames", "%04d.png" % i))
     case = {"generator": "tests/data/gen/make_parity_case.py", "size": size, "frames": args.frames,
             "L": args.L, "context_frames": args.context, "overlap": args.overlap, "steps": args.steps,
             "guidance": args.guidance, "seed": args.seed, "prompt": "", "original_length": original_length,
-            "padded_length": int(control.shape[0]),
+            "padded_length": int(control.shape[0]), "lean": args.lean,
             "shapes": {k: list(v.shape) for k, v in taps.items()}}
     with open(os.path.join(out, "case.json"), "w") as f:
         json.dump(case, f, indent=2)
