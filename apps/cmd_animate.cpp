@@ -35,6 +35,7 @@ struct AnimateOptions {
   double guidance = 7.5;
   int64_t seed = 1;
   int64_t context = 16, overlap = 4;
+  int64_t length_multiple = 16;  // the original's L
   std::string prompt, negative_prompt;
   int64_t max_frames = 0, offset = 0;
   double fps = 0;
@@ -61,16 +62,17 @@ const char* kFooter = R"(Modes:
           savename null -> "<config name>-<YYYY-MM-DDTHH-MM-SS>" (local time). <source> is
           the image name up to its first dot, <video> the video name without extension.
           seed: one value serves every pair, a list gives one per pair, -1 draws a random
-          seed; L sets --context; offset applies only when max_length is set; videos are
-          written at 25 fps like the original (--fps overrides). --models and the model
-          part options override the yaml's pretrained_* paths; --overlap, --prompt,
+          seed; L sets --L (the padding multiple; the window is 16, the pipeline's default,
+          which the original's script never changes); offset applies only when max_length is
+          set; videos are written at 25 fps like the original (--fps overrides). --models and
+          the model part options override the yaml's pretrained_* paths; --overlap, --prompt,
           --negative-prompt, --threads, --dtype, --quiet and --log-json apply; other options are
           refused.
 
 Inputs: the reference image (PNG/JPEG/WebP/BMP) and every motion frame (MP4/WebM/GIF or a
   folder of numbered frames, sorted by name) are resized to the output size with Pillow's
   default bicubic filter, like the original. The motion is padded with its last frame to a
-  multiple of --context internally; the result has one frame per motion frame.
+  multiple of --L internally; the result has one frame per motion frame.
 Outputs: H.264 MP4 at the motion video's frame rate (frame folders: 25) unless --fps.
   Files are written under temporary names and renamed when everything is complete: a failed
   or interrupted run leaves no partial output. --frames-out writes 0000.png, 0001.png, ...
@@ -113,6 +115,7 @@ AnimationJob job_from_flags(const AnimateOptions& o, const AnimateFlags& f) {
   p.seed = o.seed == -1 ? random_seed() : static_cast<uint64_t>(o.seed);
   p.context = o.context;
   p.overlap = o.overlap;
+  p.length_multiple = o.length_multiple;
   p.prompt = o.prompt;
   p.negative_prompt = o.negative_prompt;
   if (o.max_frames < 0) throw Error("--max-frames must be 0 (all) or more, got " + std::to_string(o.max_frames));
@@ -376,6 +379,12 @@ Action add_animate_command(CLI::App& app) {
       ->type_name("N")
       ->capture_default_str()
       ->group(sampling);
+  auto* length_multiple = sub->add_option("--L", o->length_multiple,
+                                          "The original's L: the motion is padded with its last frame to a "
+                                          "multiple of N frames, whatever --context is (1..256)")
+                              ->type_name("N")
+                              ->capture_default_str()
+                              ->group(sampling);
   sub->add_option("--prompt", o->prompt, "Text prompt (default: empty, as the original)")
       ->type_name("TEXT")
       ->capture_default_str()
@@ -427,7 +436,8 @@ Action add_animate_command(CLI::App& app) {
       ->group(running);
 
   f->flags_mode_only = {source,  motion,   out,       frames_out, grid,     max_frames, offset,
-                        f->size, f->width, f->height, steps,      guidance, seed,       context};
+                        f->size, f->width, f->height, steps,      guidance, seed,       context,
+                        length_multiple};
   return [o, f]() -> int { return run_animate(*o, *f); };
 }
 

@@ -42,6 +42,9 @@ void validate(const at::Tensor& source, const at::Tensor& control, const Animati
                 " (the motion modules' position limit)");
   if (p.overlap < 0 || p.overlap >= p.context)
     throw Error("overlap " + str(p.overlap) + " must be >= 0 and smaller than the context window (" + str(p.context) + ")");
+  if (p.length_multiple < 1 || p.length_multiple > kMaxLengthMultiple)
+    throw Error("L " + str(p.length_multiple) + " (the length the motion is padded to a multiple of) must be between 1 and " +
+                str(kMaxLengthMultiple));
   if (source.dim() != 3 || source.size(0) != p.height || source.size(1) != p.width || source.size(2) != 3 ||
       source.scalar_type() != at::kByte)
     throw Error("source image must be uint8 [" + str(p.height) + ", " + str(p.width) + ", 3]");
@@ -142,9 +145,12 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
   at::Tensor ref_latents = m.models.vae->encode_reference(source.to(m.options.device));
   record("pipeline.ref_latents", ref_latents);
 
-  // 3. DensePose frames, padded with the last frame to a multiple of the window.
+  // 3. DensePose frames, padded with the last frame to a multiple of L, the
+  // original's own parameter (animation.py:193-194, `config.L`, 16 in its
+  // configs), not of the window: the pipeline then windows by context_frames
+  // (pipeline_animation.py:544, default 16, never passed by animation.py).
   const int64_t frames = control.size(0);
-  const int64_t padded = (frames + p.context - 1) / p.context * p.context;
+  const int64_t padded = (frames + p.length_multiple - 1) / p.length_multiple * p.length_multiple;
   at::Tensor control_frames = control;
   if (padded > frames)
     control_frames = at::cat({control, control.slice(0, frames - 1).expand({padded - frames, -1, -1, -1})}, 0);
@@ -152,6 +158,14 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
 
   // 4. Initial noise: one 16-frame clip from a CPU generator seeded with the
   // seed (bit-identical to torch.randn on CPU), repeated along the frames.
+  // The clip length is a third parameter, neither L nor the window: the
+  // original's prepare_latents(clip_length=16) is never given another
+  // (pipeline_animation.py:323, called at :626-636) and repeats it
+  // video_length // 16 times (:342). Where the padded length is not a multiple
+  // of 16 (an L that is not), that floor drops the last frames in the original
+  // (every later step runs on latents.shape[2]); here the repeat is rounded up
+  // and cut to the padded length, so the first padded // 16 * 16 frames get
+  // the original's noise and no frame is lost.
   const int64_t h = p.height / kLatentFactor, w = p.width / kLatentFactor;
   const int64_t channels = m.models.unet->config().in_channels;
   at::Generator generator = at::detail::createCPUGenerator(p.seed);

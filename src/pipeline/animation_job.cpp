@@ -92,6 +92,9 @@ void validate_params(const AnimationParams& p) {
   if (p.overlap < 0 || p.overlap >= p.context)
     throw Error("overlap must be at least 0 and less than context (" + std::to_string(p.context) + "), got " +
                 std::to_string(p.overlap));
+  if (p.length_multiple < 1 || p.length_multiple > kMaxLengthMultiple)
+    throw Error("L (the length the motion is padded to a multiple of) must be between 1 and " +
+                std::to_string(kMaxLengthMultiple) + " frames, got " + std::to_string(p.length_multiple));
 }
 
 void validate_job(const AnimationJob& job) {
