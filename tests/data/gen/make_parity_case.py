@@ -439,18 +439,14 @@ def main():
         return out
     text_encoder.forward = text_tap
 
-    prepare = pipeline.prepare_latents
-    def latents_tap(*a, **k):
-        out = prepare(*a, **k)
-        taps["pipeline.init_latents"] = out.numpy().copy()
-        return out
-    pipeline.prepare_latents = latents_tap
-    to_latents = pipeline.images2latents
-    def ref_tap(*a, **k):
-        out = to_latents(*a, **k)
-        taps["pipeline.ref_latents"] = out.numpy().copy()
-        return out
-    pipeline.images2latents = ref_tap
+    def record_result(method, name):
+        def tapped(*a, **k):
+            out = method(*a, **k)
+            taps[name] = out.numpy().copy()
+            return out
+        return tapped
+    pipeline.prepare_latents = record_result(pipeline.prepare_latents, "pipeline.init_latents")
+    pipeline.images2latents = record_result(pipeline.images2latents, "pipeline.ref_latents")
 
     sched = pipeline.scheduler
     step = sched.step
