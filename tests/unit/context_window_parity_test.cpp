@@ -10,8 +10,8 @@
 //              wraps around; lean: no video, the steps' latents decide it).
 // The original pads the motion to a multiple of L (animation.py:193-194),
 // not of the window: both denoise 32 frames. Padding to a multiple of the
-// window (24 frames) is refused by the first check below and, measured on
-// context8, leaves frames up to 17 levels off.
+// window (24 frames) fails the first check below (and, as issue 10 measured
+// on an 8-frame window, leaves frames up to 17 levels off).
 // MA_ONE_PROCESS: the cases share one expensive setup (see tests/CMakeLists.txt).
 #include <gtest/gtest.h>
 
