@@ -48,7 +48,8 @@ struct AnimateFlags {
 // Options an original config file sets itself (refused with --config).
 const char* const kFlagsModeOnly[] = {"--source", "--motion", "--out",   "--frames-out", "--grid",
                                       "--max-frames", "--offset", "--size", "--width",    "--height",
-                                      "--steps",  "--guidance", "--seed", "--context"};
+                                      "--steps",  "--guidance", "--seed", "--context",
+                                      "--L"};
 
 const char* kFooter = R"(Modes:
   Flags:  --source, --motion and --out are required; every other option has a default.
@@ -62,16 +63,17 @@ const char* kFooter = R"(Modes:
           savename null -> "<config name>-<YYYY-MM-DDTHH-MM-SS>" (local time). <source> is
           the image name up to its first dot, <video> the video name without extension.
           seed: one value serves every pair, a list gives one per pair, -1 draws a random
-          seed; L sets --context; offset applies only when max_length is set; videos are
-          written at 25 fps like the original (--fps overrides). --models and the model
-          part options override the yaml's pretrained_* paths; --overlap, --prompt,
-          --negative-prompt, --device, --threads, --dtype, --quiet and --log-json apply; other
-          options are refused.
+          seed; L sets --L (the padding multiple; the window is 16, the pipeline's default,
+          which the original's script never changes); offset applies only when max_length is
+          set; videos are written at 25 fps like the original (--fps overrides). --models and
+          the model part options override the yaml's pretrained_* paths; --overlap, --prompt,
+          --negative-prompt, --device, --threads, --dtype, --quiet and --log-json apply; other options are
+          refused.
 
 Inputs: the reference image (PNG/JPEG/WebP/BMP) and every motion frame (MP4/WebM/GIF or a
   folder of numbered frames, sorted by name) are resized to the output size with Pillow's
   default bicubic filter, like the original. The motion is padded with its last frame to a
-  multiple of --context internally; the result has one frame per motion frame.
+  multiple of --L internally; the result has one frame per motion frame.
 Outputs: H.264 MP4 at the motion video's frame rate (frame folders: 25) unless --fps.
   Files are written under temporary names and renamed when everything is complete: a failed
   or interrupted run leaves no partial output. --frames-out writes 0000.png, 0001.png, ...
@@ -353,6 +355,12 @@ Action add_animate_command(CLI::App& app) {
                   ->group(sampling);
   cli::add_sampling_options(*sub, o->params, sampling);
   sub->add_option("--seed", o->seed, "Noise seed (-1: random, printed)")
+      ->type_name("N")
+      ->capture_default_str()
+      ->group(sampling);
+  sub->add_option("--L", o->params.length_multiple,
+                  "The original's L: the motion is padded with its last frame to a "
+                  "multiple of N frames, whatever --context is (1..256)")
       ->type_name("N")
       ->capture_default_str()
       ->group(sampling);

@@ -202,6 +202,7 @@ class Runner {
     p.steps = steps;
     p.context = o_.frames;
     p.overlap = std::min<int64_t>(4, o_.frames - 1);
+    p.length_multiple = 1;  // time exactly `frames` frames: no padding to the original's L
     p.guidance = 7.5;
     p.seed = 1;
 

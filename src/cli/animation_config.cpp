@@ -169,7 +169,10 @@ AnimationConfig load_animation_config(const std::string& path, const ConfigLoadO
   if (file.has("num_actual_inference_steps") && file.get<int64_t>("num_actual_inference_steps") != params.steps)
     file.fail("num_actual_inference_steps", "different from steps is not supported");
   params.guidance = file.get<double>("guidance_scale");
-  params.context = file.get<int64_t>("L");  // the window the control video is padded to
+  // L is what the control video is padded to a multiple of (animation.py:193-194),
+  // not the window: the original's script calls the pipeline without
+  // context_frames, so its windows are always the default 16.
+  params.length_multiple = file.get<int64_t>("L");
   params.overlap = options.overlap;
   // The original only applies offset together with max_length.
   const bool has_max = file.has("max_length");

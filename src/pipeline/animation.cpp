@@ -128,9 +128,12 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
   at::Tensor ref_latents = m.models.vae->encode_reference(source.to(m.options.device));
   record("pipeline.ref_latents", ref_latents);
 
-  // 3. DensePose frames, padded with the last frame to a multiple of the window.
+  // 3. DensePose frames, padded with the last frame to a multiple of L, the
+  // original's own parameter (animation.py:193-194, `config.L`, 16 in its
+  // configs), not of the window: the pipeline then windows by context_frames
+  // (pipeline_animation.py:544, default 16, never passed by animation.py).
   const int64_t frames = control.size(0);
-  const int64_t padded = (frames + p.context - 1) / p.context * p.context;
+  const int64_t padded = (frames + p.length_multiple - 1) / p.length_multiple * p.length_multiple;
   at::Tensor control_frames = control;
   if (padded > frames)
     control_frames = at::cat({control, control.slice(0, frames - 1).expand({padded - frames, -1, -1, -1})}, 0);
@@ -138,6 +141,14 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
 
   // 4. Initial noise: one 16-frame clip from a CPU generator seeded with the
   // seed (bit-identical to torch.randn on CPU), repeated along the frames.
+  // The clip length is a third parameter, neither L nor the window: the
+  // original's prepare_latents(clip_length=16) is never given another
+  // (pipeline_animation.py:323, called at :626-636) and repeats it
+  // video_length // 16 times (:342). Where the padded length is not a multiple
+  // of 16 (an L that is not), that floor drops the last frames in the original
+  // (every later step runs on latents.shape[2]); here the repeat is rounded up
+  // and cut to the padded length, so the first padded // 16 * 16 frames get
+  // the original's noise and no frame is lost.
   const int64_t h = p.height / kLatentFactor, w = p.width / kLatentFactor;
   const int64_t channels = m.models.unet->config().in_channels;
   at::Generator generator = at::detail::createCPUGenerator(p.seed);

@@ -32,6 +32,10 @@ struct EngineOptions {
   void validate() const;
 };
 
+// The largest L accepted: padding adds up to L - 1 frames of the last pose,
+// each costing a full frame of denoising, so anything longer is a mistake.
+constexpr int64_t kMaxLengthMultiple = 256;
+
 // The sampling settings of one animation, with the original's defaults. Every
 // program (animate, serve, bench, config files) fills this one struct.
 struct AnimationParams {
@@ -41,6 +45,10 @@ struct AnimationParams {
   uint64_t seed = 1;
   int64_t context = 16;  // frames per window (<= kMaxContextFrames)
   int64_t overlap = 4;   // frames shared by neighbouring windows
+  // The original's L (animation.yaml `L: 16`): the motion video is padded with
+  // its last frame to a multiple of this, whatever the window length. A
+  // separate parameter from `context` (the pipeline's context_frames).
+  int64_t length_multiple = 16;
   std::string prompt, negative_prompt;
 
   // Range checks; ma::Error names the setting (the one wording of these checks).
@@ -93,8 +101,8 @@ class Animator {
   ~Animator();
 
   // source: uint8 [H, W, 3] at the output size; control: uint8 [F, H, W, 3]
-  // at the output size (any F >= 1; padded internally to a multiple of the
-  // window with its last frame and cut back). Returns float [F, 3, H, W] in [0, 1].
+  // at the output size (any F >= 1; padded internally with its last frame to
+  // a multiple of params.length_multiple, the original's L, and cut back). Returns float [F, 3, H, W] in [0, 1].
   // Throws ma::Cancelled when *cancel becomes true (checked between windows).
   at::Tensor animate(const at::Tensor& source, const at::Tensor& control, const AnimationParams& params,
                      const ProgressCallback& progress = {}, const std::atomic<bool>* cancel = nullptr,

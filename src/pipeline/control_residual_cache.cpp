@@ -9,10 +9,10 @@ namespace ma {
 
 ControlResidualCache::ControlResidualCache(std::vector<Window> windows, int64_t frames, int64_t block, Compute compute)
     : windows_(std::move(windows)), frames_(frames), block_(block), compute_(std::move(compute)) {
-  if (block_ < 1 || frames_ < 1 || frames_ % block_ != 0)
-    throw Error("ControlNet residual cache: " + std::to_string(frames_) + " frames are not whole blocks of " +
+  if (block_ < 1 || frames_ < 1)
+    throw Error("ControlNet residual cache: " + std::to_string(frames_) + " frames in blocks of " +
                 std::to_string(block_));
-  readers_left_.assign(static_cast<size_t>(frames_ / block_), 0);
+  readers_left_.assign(static_cast<size_t>((frames_ + block_ - 1) / block_), 0);
   for (const Window& w : windows_)
     for (int64_t k : blocks_of(w)) ++readers_left_[static_cast<size_t>(k)];
 }
@@ -30,7 +30,7 @@ std::vector<int64_t> ControlResidualCache::blocks_of(const Window& window) const
 const ControlResiduals& ControlResidualCache::block(int64_t k) {
   auto it = blocks_.find(k);
   if (it == blocks_.end()) {
-    it = blocks_.emplace(k, compute_(k * block_, (k + 1) * block_)).first;
+    it = blocks_.emplace(k, compute_(k * block_, std::min((k + 1) * block_, frames_))).first;
     ++computed_;
     peak_resident_ = std::max(peak_resident_, blocks_.size());
   }
@@ -45,9 +45,11 @@ ControlResiduals ControlResidualCache::for_window(size_t index) {
   // pick its frames from them.
   std::vector<int64_t> offset(readers_left_.size(), 0);
   std::vector<const ControlResiduals*> parts;
-  for (size_t i = 0; i < ks.size(); ++i) {
-    offset[static_cast<size_t>(ks[i])] = static_cast<int64_t>(i) * block_;
-    parts.push_back(&block(ks[i]));
+  int64_t rows = 0;  // the last block is shorter where frames_ is not whole blocks
+  for (int64_t k : ks) {
+    offset[static_cast<size_t>(k)] = rows;
+    rows += std::min((k + 1) * block_, frames_) - k * block_;
+    parts.push_back(&block(k));
   }
   std::vector<int64_t> local;
   for (int64_t f : window) local.push_back(offset[static_cast<size_t>(f / block_)] + f % block_);

@@ -29,7 +29,11 @@ class ControlResidualCache {
   // Residuals of frames [start, end) as ControlNet returns them.
   using Compute = std::function<ControlResiduals(int64_t start, int64_t end)>;
 
-  // `frames` must be a multiple of `block` (the pipeline pads the video).
+  // `frames` need not be a multiple of `block`: the video is padded to a
+  // multiple of L, not of the window, so the last block may be shorter. The
+  // original's last ControlNet window wraps around instead (context.py:42,
+  // overlap 0) and recomputes the first frames; ControlNet works frame by
+  // frame, so either gives each frame the same residuals.
   ControlResidualCache(std::vector<Window> windows, int64_t frames, int64_t block, Compute compute);
 
   // The residuals of windows[index]'s frames, in the window's order. Call

@@ -38,6 +38,9 @@ void AnimationParams::validate() const {
   if (overlap < 0 || overlap >= context)
     throw Error("overlap must be at least 0 and less than context (" + std::to_string(context) + "), got " +
                 std::to_string(overlap));
+  if (length_multiple < 1 || length_multiple > kMaxLengthMultiple)
+    throw Error("L (the length the motion is padded to a multiple of) must be between 1 and " +
+                std::to_string(kMaxLengthMultiple) + " frames, got " + std::to_string(length_multiple));
 }
 
 }  // namespace ma

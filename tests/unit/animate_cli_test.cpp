@@ -106,6 +106,8 @@ TEST_F(AnimateCli, RefusesBadInputsWithOneLine) {
       {"context zero", with(base(), {"--context", "0", "--out", out}), {"context"}},
       {"overlap equal to context", with(base(), {"--context", "8", "--overlap", "8", "--out", out}), {"overlap"}},
       {"negative overlap", with(base(), {"--overlap", "-1", "--out", out}), {"overlap"}},
+      {"L zero", with(base(), {"--L", "0", "--out", out}), {"L", "between 1 and 256", "got 0"}},
+      {"L absurd", with(base(), {"--L", "100000", "--out", out}), {"L", "between 1 and 256"}},
       {"size with width", with(base(), {"--width", "64", "--out", out}), {"--size", "--width"}},
       {"quiet with log-json", with(base(), {"--quiet", "--log-json", "--out", out}), {"--quiet", "--log-json"}},
       {"no output", base(), {"--out"}},
@@ -169,7 +171,7 @@ TEST_F(AnimateCli, RefusesBadConfigFiles) {
   };
   write_config("no_steps.yaml", "", "steps");
   write_config("fusion.yaml", "fusion_blocks: \"full\"\n");
-  write_config("long_window.yaml", "L: 32\n");
+  write_config("zero_L.yaml", "L: 0\n");
   write_config("bad_size.yaml", "size: 100\n");
   write_config("missing_source.yaml", "source_image: [\"" + tmp / "nope.png" + "\"]\n");
   write_config("scheduler.yaml", "inference_config: \"" + tmp / "inference.yaml" + "\"\n");
@@ -185,7 +187,9 @@ TEST_F(AnimateCli, RefusesBadConfigFiles) {
       {"unparsable config", config("broken.yaml"), {"{T}/broken.yaml"}},
       {"missing key", config("no_steps.yaml"), {"steps", "missing"}},
       {"unsupported fusion_blocks", config("fusion.yaml"), {"fusion_blocks"}},
-      {"window above 24", config("long_window.yaml"), {"context", "24"}},
+      {"L zero", config("zero_L.yaml"), {"{T}/zero_L.yaml", "L", "between 1 and 256"}},
+      {"window flag with config", with(config("fusion.yaml"), {"--context", "8"}), {"--context", "--config"}},
+      {"L with config", with(config("fusion.yaml"), {"--L", "8"}), {"--L", "--config"}},
       {"size not a multiple of 8", config("bad_size.yaml"), {"multiple of 8"}},
       {"source listed but missing", config("missing_source.yaml"), {"{T}/nope.png"}},
       {"unsupported scheduler", config("scheduler.yaml"), {"beta_start"}},
@@ -205,6 +209,7 @@ TEST_F(AnimateCli, HelpDocumentsEveryOptionWithDefaults) {
                            "--height",     "--steps",
                            "--guidance",   "--seed",
                            "--context",    "--overlap",
+                           "--L",
                            "--prompt",     "--negative-prompt",
                            "--max-frames", "--offset",
                            "--fps",        "--frames-out",
@@ -219,7 +224,7 @@ TEST_F(AnimateCli, HelpDocumentsEveryOptionWithDefaults) {
   // Defaults of the contract, as CLI11 prints them ("--steps N=25").
   for (const char* with_default :
        {"--size N=512", "--steps N=25", "--guidance G=7.5", "--seed N=1", "--context N=16", "--overlap N=4",
-        "--threads N=0", "--max-frames N=0", "--offset N=0", "--fps F=0", "--models DIR=pretrained_models", "--device DEV=cpu", "--dtype TYPE=fp32"})
+        "--L N=16", "--threads N=0", "--max-frames N=0", "--offset N=0", "--fps F=0", "--models DIR=pretrained_models", "--device DEV=cpu", "--dtype TYPE=fp32"})
     EXPECT_NE(r.out.find(with_default), std::string::npos) << with_default;
   EXPECT_NE(r.out.find("samples/<savename>/videos/<source>_<video>.mp4"), std::string::npos);
   EXPECT_NE(r.out.find("130"), std::string::npos) << "exit status of a cancelled run";

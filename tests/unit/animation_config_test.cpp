@@ -93,6 +93,7 @@ TEST_F(AnimationConfig, ReadsTheOriginalDemoConfig) {
     EXPECT_DOUBLE_EQ(job.params.guidance, 7.5);
     EXPECT_EQ(job.params.width, 512);
     EXPECT_EQ(job.params.height, 512);
+    EXPECT_EQ(job.params.length_multiple, 16);  // L: 16
     EXPECT_EQ(job.params.context, 16);
     EXPECT_EQ(job.params.overlap, 4);
     EXPECT_EQ(job.params.prompt, "");
@@ -154,7 +155,13 @@ TEST_F(AnimationConfig, SettingsNamesAndOutputs) {
   EXPECT_EQ(job.params.steps, 3);
   EXPECT_DOUBLE_EQ(job.params.guidance, 2.5);
   EXPECT_EQ(job.params.width, 64);
-  EXPECT_EQ(job.params.context, 8);  // L
+  // L is the padding multiple; the window stays the pipeline's default 16
+  // (animation.py never passes context_frames).
+  EXPECT_EQ(job.params.length_multiple, 8);
+  EXPECT_EQ(job.params.context, 16);
+  cfg = cli::load_animation_config(write("L: 32\nsource_image: a.png\nvideo_path: v.mp4\n"));
+  EXPECT_EQ(cfg.pairs[0].job.params.length_multiple, 32) << "an L above the 24-frame window limit is fine";
+  EXPECT_EQ(cfg.pairs[0].job.params.context, 16);
 
   cfg = cli::load_animation_config(write("source_image: a.png\nvideo_path: v.mp4\noffset: 5\nmax_length: 10\n"));
   EXPECT_EQ(cfg.pairs[0].job.offset, 5);

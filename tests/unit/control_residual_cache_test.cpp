@@ -71,8 +71,18 @@ TEST(ControlResidualCache, ResidentBlocksDoNotGrowWithTheVideo) {
   EXPECT_LE(run_step(512, 8, 3).peak_blocks, 3u);
 }
 
-TEST(ControlResidualCache, RejectsFramesThatAreNotWholeBlocks) {
-  EXPECT_THROW(ControlResidualCache(uniform_windows(20, 16, 4), 20, 16, fake_residuals), Error);
+TEST(ControlResidualCache, TheLastBlockMayBeShorter) {
+  // The video is padded to a multiple of L (16), not of the window: 32 frames
+  // in windows of 12 leave a last block of 8 frames; 8 frames under one window
+  // of 16 are one block of 8.
+  EXPECT_EQ(run_step(32, 12, 4).computed, 3);
+  EXPECT_EQ(run_step(32, 24, 2).computed, 2);
+  EXPECT_EQ(run_step(8, 16, 4).computed, 1);
+}
+
+TEST(ControlResidualCache, RejectsAnEmptyVideoOrBlock) {
+  EXPECT_THROW(ControlResidualCache({}, 0, 16, fake_residuals), Error);
+  EXPECT_THROW(ControlResidualCache(uniform_windows(16, 16, 4), 16, 0, fake_residuals), Error);
 }
 
 }  // namespace
