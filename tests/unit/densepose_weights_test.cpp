@@ -1,0 +1,92 @@
+// detectron2 .pkl weights: real pickles written by Python's pickle + numpy
+// (tests/data/gen/densepose_pkl.py) under protocols 2, 4 and 5, hostile files
+// refused by name.
+#include <fstream>
+#include <sstream>
+
+#include "io/numpy_pickle.h"
+#include "test_util.h"
+#include "util/error.h"
+
+namespace ma {
+namespace {
+
+std::string pkl_dir() { return test::data_dir() + "/densepose/pkl"; }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void expect_error_containing(const std::function<void()>& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected ma::Error containing '" << needle << "'";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(needle), std::string::npos) << "message: " << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "message is not one line: " << msg;
+  }
+}
+
+class NumpyPickle : public ::testing::TestWithParam<int> {};
+
+TEST_P(NumpyPickle, ReadsZooLayoutWithEveryDtypeAndOrder) {
+  TensorMap m = load_numpy_pickle(pkl_dir() + "/zoo_p" + std::to_string(GetParam()) + ".pkl");
+  // Only the "model" dict, without its prefix; __author__ and the numpy scalar are not tensors.
+  ASSERT_EQ(m.size(), 8u);
+  const at::Tensor w = m.at("conv.weight");
+  EXPECT_EQ(w.scalar_type(), at::kFloat);
+  ASSERT_EQ(w.sizes(), at::IntArrayRef({2, 3, 2, 2}));
+  EXPECT_TRUE(w.equal(at::arange(24, at::kFloat).reshape({2, 3, 2, 2}) - 5.5));
+  EXPECT_EQ(m.at("conv.bias")[1].item<float>(), -2.25f);
+  // Stored in Fortran order; must read back as the same logical matrix.
+  EXPECT_TRUE(m.at("fortran").equal(at::arange(6, at::kFloat).reshape({2, 3})));
+  EXPECT_EQ(m.at("ids").scalar_type(), at::kLong);
+  EXPECT_EQ(m.at("ids")[2].item<int64_t>(), int64_t{1} << 40);
+  EXPECT_EQ(m.at("ids")[1].item<int64_t>(), -7);
+  EXPECT_EQ(m.at("half").scalar_type(), at::kHalf);
+  EXPECT_EQ(m.at("half")[1].item<float>(), -2.f);
+  EXPECT_EQ(m.at("double").scalar_type(), at::kDouble);
+  EXPECT_EQ(m.at("double")[0].item<double>(), 0.125);
+  EXPECT_EQ(m.at("scalar_shape").dim(), 0);
+  EXPECT_EQ(m.at("scalar_shape").item<float>(), 4.f);
+  EXPECT_EQ(m.at("empty").sizes(), at::IntArrayRef({0, 3}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Protocols, NumpyPickle, ::testing::Values(2, 4, 5));
+
+TEST(NumpyPickleHostile, OtherGlobalsAreRefusedByName) {
+  expect_error_containing([] { load_numpy_pickle(pkl_dir() + "/hostile_os_system.pkl"); },
+                          "forbidden global 'posix.system'");
+  expect_error_containing([] { load_numpy_pickle(pkl_dir() + "/hostile_numpy_load.pkl"); },
+                          "forbidden global 'numpy.load'");
+}
+
+TEST(NumpyPickleHostile, LyingShapesAndDtypesAreRefused) {
+  expect_error_containing([] { load_numpy_pickle(pkl_dir() + "/hostile_lying_shape.pkl"); },
+                          "shape [1000, 1000] and dtype f4 needs 4000000 bytes but holds 16");
+  expect_error_containing([] { load_numpy_pickle(pkl_dir() + "/hostile_huge_shape.pkl"); }, "absurd shape");
+  expect_error_containing([] { load_numpy_pickle(pkl_dir() + "/hostile_big_endian.pkl"); }, "byte order '>'");
+  expect_error_containing([] { load_numpy_pickle(pkl_dir() + "/hostile_object_array.pkl"); }, "dtype 'O8'");
+}
+
+TEST(NumpyPickleHostile, EveryTruncationIsAnErrorNamingTheFile) {
+  for (int proto : {2, 5}) {
+    const std::string bytes = read_file(pkl_dir() + "/zoo_p" + std::to_string(proto) + ".pkl");
+    for (size_t n = 0; n < bytes.size(); ++n)
+      expect_error_containing([&] { parse_numpy_pickle(bytes.data(), n, "cut.pkl"); }, "cut.pkl: ");
+  }
+}
+
+TEST(NumpyPickleHostile, ATorchSaveStreamIsNotAPlainPickle) {
+  // A legacy torch.save pickle names torch storages through persistent ids.
+  static const char kPid[] = "\x80\x02}q\x00X\x01\x00\x00\x00wq\x01(X\x07\x00\x00\x00storageq\x02tQs.";
+  const std::string pid(kPid, sizeof kPid - 1);
+  expect_error_containing([&] { parse_numpy_pickle(pid.data(), pid.size(), "x.pkl"); }, "x.pkl: ");
+}
+
+}  // namespace
+}  // namespace ma
