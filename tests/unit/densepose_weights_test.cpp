@@ -1,10 +1,13 @@
 // detectron2 .pkl weights: real pickles written by Python's pickle + numpy
 // (tests/data/gen/densepose_pkl.py) under protocols 2, 4 and 5, hostile files
-// refused by name.
+// refused by name, and the DensePose R-CNN trees of the four zoo configs
+// against key/shape manifests derived from detectron2's code.
 #include <fstream>
 #include <sstream>
 
+#include "io/config.h"
 #include "io/numpy_pickle.h"
+#include "models/densepose/densepose_rcnn.h"
 #include "test_util.h"
 #include "util/error.h"
 
@@ -86,6 +89,51 @@ TEST(NumpyPickleHostile, ATorchSaveStreamIsNotAPlainPickle) {
   static const char kPid[] = "\x80\x02}q\x00X\x01\x00\x00\x00wq\x01(X\x07\x00\x00\x00storageq\x02tQs.";
   const std::string pid(kPid, sizeof kPid - 1);
   expect_error_containing([&] { parse_numpy_pickle(pid.data(), pid.size(), "x.pkl"); }, "x.pkl: ");
+}
+
+std::map<std::string, std::vector<int64_t>> manifest(const std::string& config) {
+  const Json j = read_json_file(test::data_dir() + "/manifests/densepose_" + config + ".json");
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& [k, v] : j.at("keys").items()) shapes[k] = v.at("shape").get<std::vector<int64_t>>();
+  return shapes;
+}
+
+class ZooTree : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ZooTree, FullSizeTreeMatchesDetectron2Manifest) {
+  const std::string name = GetParam();
+  const auto shapes = manifest(name);
+  densepose::DensePoseRCNN model(densepose::zoo_config(name));
+  const nn::LoadReport r = nn::compare_shapes(model, shapes);
+  EXPECT_TRUE(r.ok()) << r.describe(name);
+  // The config is recognised from the keys alone, widths included.
+  const densepose::DensePoseConfig c = densepose::config_from_shapes(shapes);
+  EXPECT_EQ(c.name, name);
+  EXPECT_EQ(c.fpn_out, 256);
+  EXPECT_EQ(c.box_pooler, 7);
+  EXPECT_EQ(c.head_dim, 512);
+  EXPECT_EQ(c.head_convs, 8);
+  EXPECT_EQ(c.num_patches, 24);
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, ZooTree,
+                         ::testing::Values("R_50_FPN_s1x", "R_50_FPN_DL_s1x", "R_101_FPN_s1x", "R_101_FPN_DL_s1x"));
+
+TEST(ZooTree, ParameterCountsAreThoseOfTheZooFiles) {
+  // 63.93 M / 66.16 M / 82.97 M / 85.21 M (detectron2's state_dict, spec/densepose.md).
+  EXPECT_EQ(densepose::DensePoseRCNN(densepose::zoo_config("R_50_FPN_s1x")).num_parameters(), 63927330);
+  EXPECT_EQ(densepose::DensePoseRCNN(densepose::zoo_config("R_101_FPN_DL_s1x")).num_parameters(), 85206562);
+}
+
+TEST(ZooTree, OtherWeightsAreRefusedNamingWhatIsMissing) {
+  auto shapes = manifest("R_50_FPN_s1x");
+  shapes.erase("roi_heads.box_head.fc1.weight");
+  expect_error_containing([&] { densepose::config_from_shapes(shapes); }, "roi_heads.box_head.fc1.weight");
+  expect_error_containing([] { densepose::config_from_shapes({{"unet.conv_in.weight", {1, 2, 3, 3}}}); },
+                          "not DensePose R-CNN weights");
+  expect_error_containing([] { densepose::zoo_config("R_50_FPN_legacy"); }, "unknown DensePose config");
+  // A file that loads but lacks weights names them.
+  expect_error_containing([] { densepose::load_densepose(pkl_dir() + "/zoo_p4.pkl"); }, "not DensePose R-CNN weights");
 }
 
 }  // namespace
