@@ -1,5 +1,6 @@
 // Native ROIAlign and NMS against torchvision.ops (fixture made by
 // tests/data/gen/densepose_ops.py with Debian's python3-torchvision 0.14.1).
+#include "io/image.h"
 #include "io/safetensors.h"
 #include "nn/ops/nms.h"
 #include "nn/ops/roi_align.h"
@@ -55,6 +56,16 @@ TEST(Nms, EmptyInputAndIdenticalBoxes) {
   const at::Tensor boxes = at::tensor({0.f, 0.f, 2.f, 2.f, 0.f, 0.f, 2.f, 2.f, 5.f, 5.f, 6.f, 6.f}).view({3, 4});
   const at::Tensor keep = nn::ops::nms(boxes, at::tensor({0.2f, 0.9f, 0.1f}), 0.5);
   EXPECT_TRUE(keep.equal(at::tensor({int64_t{1}, int64_t{2}})));
+}
+
+TEST(PillowBilinear, MatchesPillowDownAndUp) {
+  // detectron2 resizes every frame with PIL's BILINEAR before the network.
+  const at::Tensor src = ops().at("pil.src");
+  for (auto [w, h] : {std::pair<int64_t, int64_t>{23, 17}, {80, 61}, {50, 20}, {13, 37}}) {
+    const at::Tensor got = resize_like_pillow(src, w, h, PillowFilter::Bilinear);
+    const at::Tensor want = ops().at("pil.bilinear." + std::to_string(w) + "x" + std::to_string(h));
+    EXPECT_TRUE(got.equal(want)) << w << "x" << h << ": " << got.ne(want).sum().item<int64_t>() << " values differ";
+  }
 }
 
 }  // namespace

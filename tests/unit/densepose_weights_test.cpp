@@ -23,16 +23,7 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-void expect_error_containing(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected ma::Error containing '" << needle << "'";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find(needle), std::string::npos) << "message: " << msg;
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << "message is not one line: " << msg;
-  }
-}
+using test::expect_error_containing;
 
 class NumpyPickle : public ::testing::TestWithParam<int> {};
 

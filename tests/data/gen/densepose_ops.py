@@ -52,6 +52,13 @@ big_scores = torch.rand(5 * n, generator=g)
 big_cats = torch.randint(0, 3, (5 * n,), generator=g)
 out["big.boxes"], out["big.scores"], out["big.cats"] = big.numpy(), big_scores.numpy(), big_cats.numpy()
 out["big.keep5"] = batched_nms(big, big_scores, big_cats, 0.5).numpy()
+# detectron2's ResizeShortestEdge resizes uint8 frames with PIL BILINEAR: down (real videos to 800)
+# and up (small frames), both axes or one.
+from PIL import Image
+img = (torch.rand(37, 50, 3, generator=g) * 255).to(torch.uint8).numpy()
+out["pil.src"] = img
+for w, h in ((23, 17), (80, 61), (50, 20), (13, 37)):
+    out[f"pil.bilinear.{w}x{h}"] = np.array(Image.fromarray(img).resize((w, h), Image.BILINEAR))
 dst = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "densepose", "ops.safetensors")
 st_write.save(dst, out)
 print("wrote", dst, {k: v.shape for k, v in out.items()})
