@@ -52,6 +52,36 @@ TEST_P(NumpyPickle, ReadsZooLayoutWithEveryDtypeAndOrder) {
 
 INSTANTIATE_TEST_SUITE_P(Protocols, NumpyPickle, ::testing::Values(2, 4, 5));
 
+TEST(NumpyPickle, ReadsPython2StringsAsLatin1) {
+  // What Python 2's cPickle (protocol 2) writes for {"model": {"w": np.array([1.5, -2], "f4")}}:
+  // names and the raw data as BINSTRING / SHORT_BINSTRING, read as latin-1 (detectron2 passes
+  // encoding="latin1"); the data's bytes 0xC0 / 0x3F must come through unchanged.
+  std::string p;
+  auto bytes = [&](std::initializer_list<int> v) {
+    for (int c : v) p += static_cast<char>(c);
+  };
+  auto text = [&](const std::string& v) { p += v; };  // opcodes and GLOBAL lines, no NUL inside
+  auto short_str = [&](const std::string& v) { bytes({'U', static_cast<int>(v.size())}), p += v; };
+  bytes({0x80, 2, '}', '('});
+  short_str("model");
+  text("}(");
+  short_str("w");
+  text("cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n");
+  bytes({'K', 0, 0x85});
+  short_str("b");
+  bytes({0x87, 'R', '(', 'K', 1, 'K', 2, 0x85});
+  text("cnumpy\ndtype\n");
+  short_str("f4");
+  bytes({'K', 0, 'K', 1, 0x87, 'R', '(', 'K', 3});
+  short_str("<");
+  bytes({'N', 'N', 'N', 'J', 0xff, 0xff, 0xff, 0xff, 'J', 0xff, 0xff, 0xff, 0xff, 'K', 0, 't', 'b', 0x89});
+  bytes({'T', 8, 0, 0, 0, 0, 0, 0xc0, 0x3f, 0, 0, 0, 0xc0});
+  text("tbuu.");
+  const TensorMap m = parse_numpy_pickle(p.data(), p.size());
+  ASSERT_EQ(m.count("w"), 1u);
+  EXPECT_TRUE(m.at("w").equal(at::tensor({1.5f, -2.f})));
+}
+
 TEST(NumpyPickleHostile, OtherGlobalsAreRefusedByName) {
   expect_error_containing([] { load_numpy_pickle(pkl_dir() + "/hostile_os_system.pkl"); },
                           "forbidden global 'posix.system'");
