@@ -6,9 +6,11 @@
 #include <ATen/ATen.h>
 
 #include <cstdlib>
+#include <functional>
 #include <string>
 
 #include "io/safetensors.h"
+#include "util/error.h"
 
 namespace ma::test {
 
@@ -49,6 +51,18 @@ inline void expect_close(const at::Tensor& actual, const at::Tensor& expected, d
   ASSERT_FALSE(at::isnan(actual).any().item<bool>()) << what << " has NaN";
   double err = relative_max_error(actual, expected);
   EXPECT_LE(err, tol) << what << ": max error " << err << " of scale exceeds " << tol;
+}
+
+// Expects f() to throw ma::Error with `needle` in a one-line message.
+inline void expect_error_containing(const std::function<void()>& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected ma::Error containing '" << needle << "'";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(needle), std::string::npos) << "message: " << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "message is not one line: " << msg;
+  }
 }
 
 }  // namespace ma::test

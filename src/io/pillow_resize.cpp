@@ -1,5 +1,5 @@
 // resize_like_pillow: Pillow's Image.resize((w, h)) with its default BICUBIC
-// filter, reimplemented from the description of Pillow's Resample.c so the
+// filter (or BILINEAR, a triangle of support 1, on request), reimplemented from the description of Pillow's Resample.c so the
 // source image and control frames match the original byte for byte:
 //  * a separable convolution, horizontal pass first, each pass rounded and
 //    clipped to 8 bits; a pass is skipped when that dimension is unchanged;
@@ -19,6 +19,12 @@ namespace {
 
 constexpr int kPrecisionBits = 32 - 8 - 2;
 
+// Pillow's bilinear_filter (support 1), for detectron2's ResizeShortestEdge.
+double triangle(double x) {
+  x = std::fabs(x);
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
 double cubic(double x) {
   constexpr double a = -0.5;
   x = std::fabs(x);
@@ -35,8 +41,9 @@ struct Taps {
   std::vector<int32_t> weight;
 };
 
-Taps compute_taps(int in_size, int out_size) {
-  constexpr double support_unscaled = 2.0;
+Taps compute_taps(int in_size, int out_size, PillowFilter filter) {
+  const bool bilinear = filter == PillowFilter::Bilinear;
+  const double support_unscaled = bilinear ? 1.0 : 2.0;
   // Pillow computes the box width as float(in1 - in0) with the box
   // (0, 0, width, height), then widens in double.
   const double scale = static_cast<double>(static_cast<float>(in_size)) / out_size;
@@ -58,7 +65,8 @@ Taps compute_taps(int in_size, int out_size) {
     xmax -= xmin;
     double sum = 0.0;
     for (int x = 0; x < xmax; ++x) {
-      k[x] = cubic((x + xmin - center + 0.5) * inv_filterscale);
+      const double arg = (x + xmin - center + 0.5) * inv_filterscale;
+      k[x] = bilinear ? triangle(arg) : cubic(arg);
       sum += k[x];
     }
     for (int x = 0; x < xmax; ++x) {
@@ -113,7 +121,7 @@ void resample_columns(const uint8_t* in, int64_t row_len, const Taps& t, uint8_t
 
 }  // namespace
 
-at::Tensor resize_like_pillow(const at::Tensor& rgb, int64_t width, int64_t height) {
+at::Tensor resize_like_pillow(const at::Tensor& rgb, int64_t width, int64_t height, PillowFilter filter) {
   if (rgb.dim() != 3 || rgb.scalar_type() != at::kByte) {
     throw Error("resize_like_pillow: expected a uint8 [H, W, C] tensor, got " + c10::str(rgb.sizes()));
   }
@@ -127,14 +135,14 @@ at::Tensor resize_like_pillow(const at::Tensor& rgb, int64_t width, int64_t heig
   // Horizontal pass over every row (Pillow restricts it to the rows the
   // vertical pass reads; the values are the same).
   if (width != in_w) {
-    Taps t = compute_taps(static_cast<int>(in_w), static_cast<int>(width));
+    Taps t = compute_taps(static_cast<int>(in_w), static_cast<int>(width), filter);
     at::Tensor out = at::empty({in_h, width, ch}, at::kByte);
     resample_rows(img.data_ptr<uint8_t>(), in_h, in_w, ch, t, out.data_ptr<uint8_t>());
     img = out;
   }
   if (height != in_h) {
     const int64_t w = img.size(1);
-    Taps t = compute_taps(static_cast<int>(in_h), static_cast<int>(height));
+    Taps t = compute_taps(static_cast<int>(in_h), static_cast<int>(height), filter);
     at::Tensor out = at::empty({height, w, ch}, at::kByte);
     resample_columns(img.data_ptr<uint8_t>(), w * ch, t, out.data_ptr<uint8_t>());
     img = out;

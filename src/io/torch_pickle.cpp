@@ -3,6 +3,7 @@
 // "calls" are a fixed set of constructors it implements itself.
 #include "io/torch_pickle.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -27,7 +28,8 @@ constexpr uint64_t kSlackBytes = uint64_t{1} << 20;  // allowance on top of the 
 // means a pickle is aliasing one storage under countless names.
 constexpr uint64_t kMaxAliasing = 4;
 
-enum class Kind { None, Bool, Int, Float, Str, Bytes, Tuple, List, Dict, Global, Storage, Tensor, Opaque };
+enum class Kind { None, Bool, Int, Float, Str, Bytes, Tuple, List, Dict, Global, Storage, Tensor, Opaque,
+                  NumpyArray, NumpyDtype };
 
 struct Value;
 using Ref = Value*;  // owned by the Unpickler's arena, so reference cycles cannot leak
@@ -39,7 +41,7 @@ struct Value {
   std::vector<Ref> items;    // Tuple, List
   std::vector<std::pair<std::string, Ref>> entries;  // Dict: str/int keys only, insertion order
   std::unordered_map<std::string, size_t> index;     // Dict: key -> position in entries
-  at::Tensor tensor;         // Storage (1-D, typed), Tensor
+  at::Tensor tensor;         // Storage (1-D, typed), Tensor (also a numpy array once BUILD gave its state)
 };
 
 struct StorageType {
@@ -62,6 +64,28 @@ const StorageType* find_storage_type(const std::string& global) {
   return nullptr;
 }
 
+// Plain pickles of numpy arrays (detectron2's model-zoo .pkl). numpy 2 renamed
+// numpy.core to numpy._core; both spellings name the same constructors.
+const char* const kNumpyGlobals[] = {
+    "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
+    "numpy.core.numeric._frombuffer",     "numpy._core.numeric._frombuffer",
+    "numpy.core.multiarray.scalar",       "numpy._core.multiarray.scalar",
+    "numpy.ndarray",                      "numpy.dtype",
+    "_codecs.encode",
+    "__builtin__.bytes",                  "builtins.bytes",  // b"" under protocol 2
+};
+
+bool is_numpy_global(const std::string& name) {
+  for (const char* g : kNumpyGlobals)
+    if (name == g) return true;
+  return false;
+}
+
+bool ends_with(const std::string& s, const char* suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
 const char* const kCallableGlobals[] = {
     "collections.OrderedDict",
     "torch._utils._rebuild_tensor_v2",
@@ -72,7 +96,7 @@ const char* const kCallableGlobals[] = {
 bool is_allowed_global(const std::string& name) {
   for (const char* g : kCallableGlobals)
     if (name == g) return true;
-  return find_storage_type(name) != nullptr;
+  return find_storage_type(name) != nullptr || is_numpy_global(name);
 }
 
 // Python refuses strings that are not UTF-8; so do we (names end up in JSON).
@@ -139,6 +163,9 @@ class Unpickler {
         case 'B': push(string_value(Kind::Bytes, le(4))); break;   // BINBYTES
         case 'C': push(string_value(Kind::Bytes, u8())); break;    // SHORT_BINBYTES
         case 0x8e: push(string_value(Kind::Bytes, le(8))); break;  // BINBYTES8
+        case 0x96: push(string_value(Kind::Bytes, le(8))); break;  // BYTEARRAY8 (numpy, protocol 5)
+        case 'T': push(latin1_string(le(4))); break;               // BINSTRING (Python 2 str)
+        case 'U': push(latin1_string(u8())); break;                // SHORT_BINSTRING
         case 'q': memo_[u8()] = top(); break;                      // BINPUT
         case 'r': memo_[le(4)] = top(); break;                     // LONG_BINPUT
         case 0x94: memo_[memo_.size()] = top(); break;             // MEMOIZE
@@ -166,7 +193,11 @@ class Unpickler {
           push(call(cls, args));
           break;
         }
-        case 'b': pop(); top(); break;  // BUILD: object state (e.g. OrderedDict._metadata) is irrelevant
+        case 'b': {  // BUILD: numpy arrays/dtypes get their state; any other (OrderedDict._metadata) is irrelevant
+          Ref state = pop();
+          build(top(), state);
+          break;
+        }
         case 's': {                     // SETITEM
           Ref value = pop(), key = pop();
           set_item(top(), key, value);
@@ -274,6 +305,24 @@ class Unpickler {
     if (k == Kind::Str && !is_valid_utf8(r->s)) fail("pickle string is not valid UTF-8");
     return r;
   }
+  // Python 2 str, read as detectron2 does (pickle.load(encoding="latin1")):
+  // each byte is one code point, kept here as UTF-8 like every other Str.
+  Ref latin1_string(uint64_t n) {
+    need(n);
+    Ref r = make(Kind::Str);
+    r->s.reserve(static_cast<size_t>(n));
+    for (uint64_t k = 0; k < n; ++k) {
+      const auto c = static_cast<unsigned char>(data_[pos_ + k]);
+      if (c < 0x80) {
+        r->s.push_back(static_cast<char>(c));
+      } else {
+        r->s.push_back(static_cast<char>(0xC0 | (c >> 6)));
+        r->s.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+      }
+    }
+    pos_ += n;
+    return r;
+  }
   Ref tuple_of(std::vector<Ref> items) {
     Ref r = make(Kind::Tuple);
     r->items = std::move(items);
@@ -355,7 +404,144 @@ class Unpickler {
       return a[0];
     }
     if (f == "torch.device") return make(Kind::Opaque);
+    if (is_numpy_global(f)) return call_numpy(f, a);
     fail("pickle calls '" + f + "', which is not a function");
+  }
+
+  // ---- numpy arrays (protocols 2-5, numpy 1 and 2) --------------------------
+  // _reconstruct(ndarray, (0,), b'b') makes an empty array that BUILD then
+  // fills with (version, shape, dtype, is_fortran, raw); protocol 5 instead
+  // calls _frombuffer(raw, dtype, shape, order). Nothing is ever executed: the
+  // raw bytes are copied into a tensor of the declared dtype and shape.
+  Ref call_numpy(const std::string& f, const std::vector<Ref>& a) {
+    if (ends_with(f, "._reconstruct")) {
+      if (a.size() != 3 || a[0]->kind != Kind::Global || a[0]->s != "numpy.ndarray")
+        fail("numpy _reconstruct of something other than numpy.ndarray");
+      return make(Kind::NumpyArray);
+    }
+    if (f == "numpy.dtype") {
+      if (a.empty() || a[0]->kind != Kind::Str) fail("numpy.dtype without a type code");
+      numpy_type(a[0]->s);  // refuses unknown codes by name
+      Ref r = make(Kind::NumpyDtype);
+      r->s = a[0]->s;
+      r->i = '=';
+      return r;
+    }
+    if (ends_with(f, "._frombuffer")) {
+      if (a.size() != 4 || a[0]->kind != Kind::Bytes || a[3]->kind != Kind::Str ||
+          (a[3]->s != "C" && a[3]->s != "F"))
+        fail("malformed numpy _frombuffer call");
+      return numpy_array(a[0]->s, a[1], a[2], a[3]->s == "F");
+    }
+    if (f == "_codecs.encode") {  // how protocol 2 under Python 3 spells bytes
+      if (a.size() != 2 || a[0]->kind != Kind::Str || a[1]->kind != Kind::Str ||
+          (a[1]->s != "latin1" && a[1]->s != "latin-1"))
+        fail("_codecs.encode is only supported as encode(str, 'latin1')");
+      Ref r = make(Kind::Bytes);
+      r->s = utf8_to_latin1(a[0]->s);
+      return r;
+    }
+    if (ends_with(f, ".bytes")) {  // protocol 2 spells an empty bytes object bytes()
+      if (!a.empty()) fail("bytes() with arguments is not supported");
+      return make(Kind::Bytes);
+    }
+    if (ends_with(f, ".scalar")) return make(Kind::Opaque);  // a numpy scalar beside the weights: never a tensor
+    fail("pickle calls '" + f + "', which is not a function");
+  }
+
+  struct NumpyType {
+    at::ScalarType dtype;
+    size_t item_size;
+  };
+  NumpyType numpy_type(const std::string& code) const {
+    static const std::pair<const char*, NumpyType> kTypes[] = {
+        {"f4", {at::kFloat, 4}}, {"f8", {at::kDouble, 8}}, {"f2", {at::kHalf, 2}}, {"i8", {at::kLong, 8}},
+        {"i4", {at::kInt, 4}},   {"i2", {at::kShort, 2}},  {"i1", {at::kChar, 1}}, {"u1", {at::kByte, 1}},
+        {"b1", {at::kBool, 1}},
+    };
+    for (const auto& [name, type] : kTypes)
+      if (code == name) return type;
+    fail("numpy dtype '" + code + "' is not supported");
+  }
+
+  std::string utf8_to_latin1(const std::string& s) const {
+    std::string out;
+    out.reserve(s.size());
+    for (size_t k = 0; k < s.size(); ++k) {
+      const auto c = static_cast<unsigned char>(s[k]);
+      if (c < 0x80) {
+        out.push_back(static_cast<char>(c));
+      } else if ((c == 0xC2 || c == 0xC3) && k + 1 < s.size()) {
+        out.push_back(static_cast<char>(((c & 0x03) << 6) | (static_cast<unsigned char>(s[++k]) & 0x3F)));
+      } else {
+        fail("latin-1 encoded data holds a character above U+00FF");
+      }
+    }
+    return out;
+  }
+
+  void build(Ref obj, Ref state) {
+    if (obj->kind == Kind::NumpyDtype) {
+      // (3, byte_order, subarray, names, fields, elsize, alignment, flags)
+      if (state->kind != Kind::Tuple || state->items.size() < 2 || state->items[1]->kind != Kind::Str ||
+          state->items[1]->s.size() != 1)
+        fail("malformed numpy dtype state");
+      obj->i = state->items[1]->s[0];
+      if (obj->i != '<' && obj->i != '|' && obj->i != '=')
+        fail("numpy dtype with byte order '" + state->items[1]->s + "' is not supported (little-endian only)");
+      return;
+    }
+    if (obj->kind != Kind::NumpyArray) return;
+    const auto& st = state->items;
+    if (state->kind != Kind::Tuple || st.size() != 5 || st[0]->kind != Kind::Int || st[0]->i != 1 ||
+        (st[3]->kind != Kind::Bool && st[3]->kind != Kind::Int))
+      fail("malformed numpy array state");
+    if (st[4]->kind == Kind::List) fail("numpy object arrays are not supported");
+    std::string latin1;
+    const std::string* raw = &st[4]->s;
+    if (st[4]->kind == Kind::Str) raw = &(latin1 = utf8_to_latin1(st[4]->s));
+    else if (st[4]->kind != Kind::Bytes) fail("numpy array data is not bytes");
+    Ref built = numpy_array(*raw, st[2], st[1], st[3]->i != 0);
+    obj->kind = Kind::Tensor;  // in place: the memo may already refer to this array
+    obj->tensor = built->tensor;
+  }
+
+  Ref numpy_array(const std::string& raw, Ref dtype, Ref shape_tuple, bool fortran) {
+    if (dtype->kind != Kind::NumpyDtype) fail("numpy array without a dtype");
+    if (shape_tuple->kind != Kind::Tuple || shape_tuple->items.size() > kMaxDims) fail("malformed numpy shape");
+    const NumpyType type = numpy_type(dtype->s);
+    std::vector<int64_t> shape;
+    unsigned __int128 numel = 1;
+    for (Ref d : shape_tuple->items) {
+      shape.push_back(int_arg(d, "numpy shape"));
+      numel *= static_cast<uint64_t>(shape.back());
+      if (numel > static_cast<uint64_t>(kMaxElements)) fail("numpy array has an absurd shape");
+    }
+    const uint64_t bytes = static_cast<uint64_t>(numel) * type.item_size;
+    if (bytes != raw.size())
+      fail("numpy array of shape " + shape_text(shape) + " and dtype " + dtype->s + " needs " +
+           std::to_string(bytes) + " bytes but holds " + std::to_string(raw.size()));
+    storage_bytes_ += bytes;
+    // Fortran order is C order of the reversed shape, transposed back.
+    std::vector<int64_t> layout(shape);
+    if (fortran) std::reverse(layout.begin(), layout.end());
+    at::Tensor t = at::empty(layout, at::TensorOptions().dtype(type.dtype == at::kBool ? at::kByte : type.dtype));
+    if (bytes) std::memcpy(t.data_ptr(), raw.data(), bytes);
+    if (type.dtype == at::kBool) t = t.ne(0);
+    if (fortran && t.dim() > 1) {
+      std::vector<int64_t> perm(static_cast<size_t>(t.dim()));
+      for (size_t k = 0; k < perm.size(); ++k) perm[k] = static_cast<int64_t>(perm.size() - 1 - k);
+      t = t.permute(perm).contiguous();
+    }
+    Ref r = make(Kind::Tensor);
+    r->tensor = t;
+    return r;
+  }
+
+  static std::string shape_text(const std::vector<int64_t>& shape) {
+    std::string s = "[";
+    for (size_t k = 0; k < shape.size(); ++k) s += (k ? ", " : "") + std::to_string(shape[k]);
+    return s + "]";
   }
 
   int64_t int_arg(Ref v, const char* what) const {

@@ -39,16 +39,7 @@ std::string strided_pickle() {
   return p.bytes();
 }
 
-void expect_error_containing(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected ma::Error containing '" << needle << "'";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find(needle), std::string::npos) << "message: " << msg;
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << "message is not one line: " << msg;
-  }
-}
+using test::expect_error_containing;
 
 TEST(TorchPickle, ReadsStridedViewOfStorage) {
   TensorMap m = parse(strided_pickle(), {{"0", test::float_bytes({0, 1, 2, 3, 4, 5})}});
