@@ -42,8 +42,10 @@ TensorMap parse_legacy_torch_save(const at::Tensor& bytes) {
   // the file, which holds every storage) and notes each storage's size.
   const size_t dict_at = pos;
   std::map<std::string, uint64_t> wanted;
+  uint64_t total = 0;  // distinct storages: all of them must fit in the file
   StorageRecordReader placeholder = [&](const std::string& key, uint64_t min_bytes) {
-    if (min_bytes > size) throw Error("storage '" + key + "' is larger than the file");
+    total += min_bytes;
+    if (min_bytes > size || total > size) throw Error("storage '" + key + "' does not fit in the file");
     wanted[key] = min_bytes;
     return bytes.narrow(0, 0, static_cast<int64_t>(min_bytes));
   };
