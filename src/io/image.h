@@ -23,7 +23,11 @@ at::Tensor decode_image_rgb(const std::string& bytes, const std::string& name);
 // Pillow's Image.resize((width, height)) with its default filter (BICUBIC,
 // antialiased, 8-bit fixed-point arithmetic): the original resizes the source
 // image and every control frame this way, so we match it value for value.
-at::Tensor resize_like_pillow(const at::Tensor& rgb, int64_t width, int64_t height);
+// BILINEAR (the same scheme with a triangle filter) is how DisCo's dataset
+// scales its ground-truth frames (torchvision RandomResizedCrop on PIL images).
+enum class PillowFilter { Bicubic, Bilinear };
+at::Tensor resize_like_pillow(const at::Tensor& rgb, int64_t width, int64_t height,
+                              PillowFilter filter = PillowFilter::Bicubic);
 
 // Writes an RGB8 [H, W, 3] tensor as PNG (via "<path>.partial", renamed
 // when complete).

@@ -35,8 +35,15 @@ struct Taps {
   std::vector<int32_t> weight;
 };
 
-Taps compute_taps(int in_size, int out_size) {
-  constexpr double support_unscaled = 2.0;
+// Pillow's BILINEAR: a triangle of support 1 (stretched like the cubic).
+double triangle(double x) {
+  x = std::fabs(x);
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+Taps compute_taps(int in_size, int out_size, PillowFilter filter) {
+  const bool cubic_filter = filter == PillowFilter::Bicubic;
+  const double support_unscaled = cubic_filter ? 2.0 : 1.0;
   // Pillow computes the box width as float(in1 - in0) with the box
   // (0, 0, width, height), then widens in double.
   const double scale = static_cast<double>(static_cast<float>(in_size)) / out_size;
@@ -58,7 +65,8 @@ Taps compute_taps(int in_size, int out_size) {
     xmax -= xmin;
     double sum = 0.0;
     for (int x = 0; x < xmax; ++x) {
-      k[x] = cubic((x + xmin - center + 0.5) * inv_filterscale);
+      const double at = (x + xmin - center + 0.5) * inv_filterscale;
+      k[x] = cubic_filter ? cubic(at) : triangle(at);
       sum += k[x];
     }
     for (int x = 0; x < xmax; ++x) {
@@ -113,7 +121,7 @@ void resample_columns(const uint8_t* in, int64_t row_len, const Taps& t, uint8_t
 
 }  // namespace
 
-at::Tensor resize_like_pillow(const at::Tensor& rgb, int64_t width, int64_t height) {
+at::Tensor resize_like_pillow(const at::Tensor& rgb, int64_t width, int64_t height, PillowFilter filter) {
   if (rgb.dim() != 3 || rgb.scalar_type() != at::kByte) {
     throw Error("resize_like_pillow: expected a uint8 [H, W, C] tensor, got " + c10::str(rgb.sizes()));
   }
@@ -127,14 +135,14 @@ at::Tensor resize_like_pillow(const at::Tensor& rgb, int64_t width, int64_t heig
   // Horizontal pass over every row (Pillow restricts it to the rows the
   // vertical pass reads; the values are the same).
   if (width != in_w) {
-    Taps t = compute_taps(static_cast<int>(in_w), static_cast<int>(width));
+    Taps t = compute_taps(static_cast<int>(in_w), static_cast<int>(width), filter);
     at::Tensor out = at::empty({in_h, width, ch}, at::kByte);
     resample_rows(img.data_ptr<uint8_t>(), in_h, in_w, ch, t, out.data_ptr<uint8_t>());
     img = out;
   }
   if (height != in_h) {
     const int64_t w = img.size(1);
-    Taps t = compute_taps(static_cast<int>(in_h), static_cast<int>(height));
+    Taps t = compute_taps(static_cast<int>(in_h), static_cast<int>(height), filter);
     at::Tensor out = at::empty({height, w, ch}, at::kByte);
     resample_columns(img.data_ptr<uint8_t>(), w * ch, t, out.data_ptr<uint8_t>());
     img = out;
