@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add(ma::app::add_check_models_command);
   add(ma::app::add_bench_command);
   add(ma::app::add_serve_command);
+  add(ma::app::add_eval_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
