@@ -3,6 +3,7 @@
 // bad input gives one line and a non-zero exit, with no output file left.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -177,6 +178,28 @@ TEST(EvalCli, LpipsEqualsReferencePackage) {
     }
     EXPECT_NEAR(nlohmann::json::parse(r.out)["lpips"].get<double>(), mean, 1e-5 * mean);
   }
+}
+
+TEST(EvalCli, PrepareGtWritesDiscoGroundTruth) {
+  // TikTok layout: <video>/images/<frame>.png beside masks/; the output is
+  // <video>/<frame>.png at 256x256 (the crop itself is checked bit-exactly
+  // against torchvision in eval_metrics_test).
+  test::TempDir dir;
+  fs::create_directories(dir / "tiktok/00001/images");
+  fs::create_directories(dir / "tiktok/00001/masks");
+  fs::copy_file(eval_data("prepare/tiktok_50x70.png"), dir / "tiktok/00001/images/0001.png");
+  fs::copy_file(eval_data("prepare/tiktok_71x45.png"), dir / "tiktok/00001/images/0002.png");
+  fs::copy_file(eval_data("prepare/tiktok_40x40.png"), dir / "tiktok/00001/masks/0001.png");
+  CliResult r = run_cli({"eval", "--prepare-gt", dir / "tiktok", "--out", dir / "gt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("wrote 2 frames of 1 videos"), std::string::npos) << r.out;
+  std::vector<std::string> files = test::files_under(dir / "gt");
+  std::sort(files.begin(), files.end());
+  EXPECT_EQ(files, (std::vector<std::string>{"00001/0001.png", "00001/0002.png"}));
+  CliResult probe = run_eval({"--pred", dir / "gt/00001", "--gt", dir / "gt/00001", "--json"});
+  ASSERT_EQ(probe.exit_code, 0) << probe.err;
+  EXPECT_EQ(nlohmann::json::parse(probe.out)["l1"].get<double>(), 0.0);
+  expect_one_line_error(run_cli({"eval", "--prepare-gt", dir / "tiktok"}), "--prepare-gt needs --out");
 }
 
 TEST(EvalCli, MissingWeightsRefuseOnlyThatMetric) {
