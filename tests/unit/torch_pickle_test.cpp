@@ -293,3 +293,39 @@ TEST(TorchPickleHostile, FromMemoryMatchesFileReader) {
 
 }  // namespace
 }  // namespace ma
+
+namespace ma {
+namespace {
+
+// The legacy (pre-1.6) container on a real file: LPIPS's v0.1 heads, saved in
+// 2018 from Python 2 (per-layer sums are checked in eval_metrics_test). Every
+// truncation and every flipped byte must give an ma::Error or a result,
+// never a crash (this test also runs in loaders_asan_test).
+TEST(TorchPickleLegacy, RealFileAndDamagedCopies) {
+  std::ifstream in(test::data_dir() + "/eval/lpips_v0.1/vgg.pth", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(bytes.size(), 7289u);
+  const TensorMap heads = load_torch_pickle_from_memory(bytes.data(), bytes.size(), "vgg.pth");
+  ASSERT_EQ(heads.size(), 5u);
+  EXPECT_EQ(heads.at("lin4.model.1.weight").sizes(), at::IntArrayRef({1, 512, 1, 1}));
+  int errors = 0;
+  for (size_t cut = 0; cut < bytes.size(); cut += 37) {
+    try {
+      load_torch_pickle_from_memory(bytes.data(), cut, "cut");
+    } catch (const Error&) {
+      ++errors;
+    }
+  }
+  EXPECT_EQ(errors, static_cast<int>((bytes.size() + 36) / 37));  // every truncation is refused
+  for (size_t at = 0; at < bytes.size(); at += 11) {
+    std::string damaged = bytes;
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x5a);
+    try {
+      load_torch_pickle_from_memory(damaged.data(), damaged.size(), "flipped");
+    } catch (const Error&) {
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ma
