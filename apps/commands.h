@@ -16,5 +16,6 @@ Action add_check_models_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
 Action add_serve_command(CLI::App& app);
 Action add_densepose_command(CLI::App& app);
+Action add_eval_command(CLI::App& app);
 
 }  // namespace ma::app

@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
                               {"check-models", ma::app::add_check_models_command},
                               {"bench", ma::app::add_bench_command},
                               {"serve", ma::app::add_serve_command},
-                              {"densepose", ma::app::add_densepose_command}};
+                              {"densepose", ma::app::add_densepose_command},
+                              {"eval", ma::app::add_eval_command}};
   std::vector<std::pair<CLI::App*, ma::app::Action>> actions;
   for (const Command& c : commands) {
     ma::app::Action act = c.add(app);

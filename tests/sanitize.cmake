@@ -23,6 +23,7 @@ set(MA_LOADER_SOURCES
   ${CMAKE_SOURCE_DIR}/src/io/safetensors.cpp
   ${CMAKE_SOURCE_DIR}/src/io/torch_pickle.cpp
   ${CMAKE_SOURCE_DIR}/src/io/torch_zip.cpp
+  ${CMAKE_SOURCE_DIR}/src/io/torch_legacy.cpp
   ${CMAKE_SOURCE_DIR}/src/io/weights.cpp
   ${CMAKE_SOURCE_DIR}/src/io/tensor_map.cpp
   ${CMAKE_SOURCE_DIR}/src/io/config.cpp

@@ -24,6 +24,8 @@ at::Tensor decode_image_rgb(const std::string& bytes, const std::string& name);
 // antialiased, 8-bit fixed-point arithmetic): the original resizes the source
 // image and every control frame this way, so we match it value for value.
 // Bilinear is what detectron2's ResizeShortestEdge uses on uint8 frames.
+// BILINEAR (the same scheme with a triangle filter) is how DisCo's dataset
+// scales its ground-truth frames (torchvision RandomResizedCrop on PIL images).
 enum class PillowFilter { Bicubic, Bilinear };
 at::Tensor resize_like_pillow(const at::Tensor& rgb, int64_t width, int64_t height,
                               PillowFilter filter = PillowFilter::Bicubic);

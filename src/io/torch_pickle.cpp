@@ -160,6 +160,8 @@ class Unpickler {
         case 'X': push(string_value(Kind::Str, le(4))); break;     // BINUNICODE
         case 0x8c: push(string_value(Kind::Str, u8())); break;     // SHORT_BINUNICODE
         case 0x8d: push(string_value(Kind::Str, le(8))); break;    // BINUNICODE8
+        case 'T': push(string_value(Kind::Str, le(4))); break;     // BINSTRING (Python 2 str, legacy files)
+        case 'U': push(string_value(Kind::Str, u8())); break;      // SHORT_BINSTRING (likewise)
         case 'B': push(string_value(Kind::Bytes, le(4))); break;   // BINBYTES
         case 'C': push(string_value(Kind::Bytes, u8())); break;    // SHORT_BINBYTES
         case 0x8e: push(string_value(Kind::Bytes, le(8))); break;  // BINBYTES8
@@ -240,6 +242,8 @@ class Unpickler {
 
   // Bytes of all distinct storages read so far.
   uint64_t storage_bytes() const { return storage_bytes_; }
+  // Offset just past the STOP of the pickle run() interpreted.
+  size_t end() const { return pos_; }
 
  private:
   [[noreturn]] void fail(const std::string& what) const { throw Error(what); }
@@ -395,8 +399,16 @@ class Unpickler {
     const std::string& f = callable->s;
     const auto& a = args->items;
     if (f == "collections.OrderedDict") {
-      if (!a.empty()) fail("OrderedDict with constructor arguments is not supported");
-      return make(Kind::Dict);
+      Ref dict = make(Kind::Dict);
+      if (a.empty()) return dict;
+      // OrderedDict([[key, value], ...]): how Python 2 era torch.save wrote state dicts.
+      if (a.size() != 1 || a[0]->kind != Kind::List) fail("OrderedDict with unsupported constructor arguments");
+      for (Ref pair : a[0]->items) {
+        if ((pair->kind != Kind::List && pair->kind != Kind::Tuple) || pair->items.size() != 2)
+          fail("OrderedDict items are not key/value pairs");
+        set_item(dict, pair->items[0], pair->items[1]);
+      }
+      return dict;
     }
     if (f == "torch._utils._rebuild_tensor_v2") return rebuild_tensor(a);
     if (f == "torch._utils._rebuild_parameter") {
@@ -550,10 +562,14 @@ class Unpickler {
   }
 
   // ('storage', StorageClass, key, location, numel) -> a typed 1-D storage.
+  // Legacy files add a sixth item, view metadata, which is None unless the
+  // storage is a view into another (pre-0.4 torch; not supported).
   Ref persistent_load(Ref pid) {
-    if (pid->kind != Kind::Tuple || pid->items.size() != 5 || pid->items[0]->kind != Kind::Str ||
-        pid->items[0]->s != "storage")
+    if (pid->kind != Kind::Tuple || pid->items.size() < 5 || pid->items.size() > 6 ||
+        pid->items[0]->kind != Kind::Str || pid->items[0]->s != "storage")
       fail("unsupported persistent id (expected a ('storage', ...) tuple)");
+    if (pid->items.size() == 6 && pid->items[5]->kind != Kind::None)
+      fail("storage views (legacy view metadata) are not supported");
     Ref cls = pid->items[1], key = pid->items[2];
     const StorageType* type = cls->kind == Kind::Global ? find_storage_type(cls->s) : nullptr;
     if (!type) fail("persistent id does not name a torch storage class");
@@ -672,12 +688,34 @@ class TensorCollector {
 }  // namespace
 
 TensorMap parse_pickle_state_dict(const char* data, size_t size, const StorageRecordReader& read_record) {
+  return parse_pickle_state_dict(data, size, read_record, nullptr);
+}
+
+TensorMap parse_pickle_state_dict(const char* data, size_t size, const StorageRecordReader& read_record,
+                                  size_t* end) {
   Unpickler unpickler(data, size, read_record);
   Ref root = unpickler.run();
   if (root->kind != Kind::Dict) throw Error("pickle does not hold a dict of tensors");
   TensorCollector collector(size, unpickler.storage_bytes());
   collector.collect(root, "", 0);
+  if (end) *end = unpickler.end();
   return collector.take();
+}
+
+std::vector<std::string> parse_pickle_string_list(const char* data, size_t size, size_t* end) {
+  StorageRecordReader no_storages = [](const std::string&, uint64_t) -> at::Tensor {
+    throw Error("a list of names refers to tensor storage");
+  };
+  Unpickler unpickler(data, size, no_storages);
+  Ref root = unpickler.run();
+  if (root->kind != Kind::List) throw Error("pickle does not hold a list");
+  std::vector<std::string> out;
+  for (Ref item : root->items) {
+    if (item->kind != Kind::Str) throw Error("pickle list holds something other than strings");
+    out.push_back(item->s);
+  }
+  if (end) *end = unpickler.end();
+  return out;
 }
 
 }  // namespace ma

@@ -1,6 +1,8 @@
 // Reader for PyTorch `torch.save` checkpoints (.bin/.ckpt/.pt/.pth): a zip
 // archive holding `<archive>/data.pkl` (a pickle describing the state dict)
-// and one raw little-endian record `<archive>/data/<key>` per storage.
+// and one raw little-endian record `<archive>/data/<key>` per storage; or,
+// for files saved before PyTorch 1.6, the legacy stream of pickles followed
+// by the raw storages (see parse_legacy_torch_save).
 //
 // Pickles can execute arbitrary code when Python loads them, so this reader
 // is a restricted interpreter: it understands only the opcodes torch state
@@ -11,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "io/tensor_map.h"
 
@@ -29,7 +32,23 @@ using StorageRecordReader = std::function<at::Tensor(const std::string& key, uin
 // name) on anything malformed or forbidden.
 TensorMap parse_pickle_state_dict(const char* data, size_t size, const StorageRecordReader& read_record);
 
-// Loads a torch.save zip archive from a file. Errors name the file.
+// Same for a pickle that may be followed by other data: *end receives the
+// offset just past its STOP opcode.
+TensorMap parse_pickle_state_dict(const char* data, size_t size, const StorageRecordReader& read_record,
+                                  size_t* end);
+
+// Interprets a pickle holding a list of strings (the legacy format's storage
+// keys); *end as above.
+std::vector<std::string> parse_pickle_string_list(const char* data, size_t size, size_t* end);
+
+// Interprets a legacy (pre-1.6, non-zip) torch.save stream held in memory:
+// magic-number, protocol and system-info pickles, the state-dict pickle, the
+// list of storage keys, then each storage as an int64 element count and its
+// raw little-endian bytes. Tensors view `bytes` (a 1-D kByte tensor) without
+// copying. Throws ma::Error (without a file name).
+TensorMap parse_legacy_torch_save(const at::Tensor& bytes);
+
+// Loads a torch.save file (zip archive, or the legacy format). Errors name the file.
 TensorMap load_torch_pickle(const std::string& path);
 
 // Same for an archive image already in memory (used by the fuzzer); `name`

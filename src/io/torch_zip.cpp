@@ -29,13 +29,21 @@ std::string zip_error_text(int code) {
   return text;
 }
 
-// torch.save wrote zips since PyTorch 1.6; older files are a bare pickle stream.
-void check_magic(const char* head, size_t n) {
-  if (n >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) return;
-  if (n >= 1 && static_cast<unsigned char>(head[0]) == 0x80)
-    throw Error("legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with a recent "
-                "PyTorch or convert it to .safetensors");
-  throw Error("not a torch.save zip archive");
+// torch.save wrote zips since PyTorch 1.6; older files are a bare pickle
+// stream (true: read with parse_legacy_torch_save).
+bool is_legacy_format(const char* head, size_t n) {
+  if (n >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) return false;
+  if (n >= 1 && static_cast<unsigned char>(head[0]) == 0x80) return true;
+  throw Error("not a torch.save zip archive or legacy torch.save file");
+}
+
+// A legacy file is read whole: its tensors are views of these bytes.
+TensorMap load_legacy_file(std::ifstream& f, uint64_t size) {
+  at::Tensor bytes = at::empty({static_cast<int64_t>(size)}, at::kByte);
+  f.seekg(0);
+  f.read(static_cast<char*>(bytes.data_ptr()), static_cast<std::streamsize>(size));
+  if (static_cast<uint64_t>(f.gcount()) != size) throw Error("cannot read the file");
+  return parse_legacy_torch_save(bytes);
 }
 
 class TorchArchive {
@@ -148,9 +156,11 @@ TensorMap load_torch_pickle(const std::string& path) {
     if (!f) throw Error("cannot open file");
     char head[4] = {};
     f.read(head, 4);
-    check_magic(head, static_cast<size_t>(f.gcount()));
+    const bool legacy = is_legacy_format(head, static_cast<size_t>(f.gcount()));
+    f.clear();
     f.seekg(0, std::ios::end);
     const uint64_t size = static_cast<uint64_t>(f.tellg());
+    if (legacy) return load_legacy_file(f, size);
     f.close();
     int code = 0;
     zip_t* z = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
@@ -163,7 +173,11 @@ TensorMap load_torch_pickle(const std::string& path) {
 
 TensorMap load_torch_pickle_from_memory(const char* data, size_t size, const std::string& name) {
   try {
-    check_magic(data, size);
+    if (is_legacy_format(data, size)) {
+      at::Tensor bytes = at::empty({static_cast<int64_t>(size)}, at::kByte);
+      std::memcpy(bytes.data_ptr(), data, size);
+      return parse_legacy_torch_save(bytes);
+    }
     zip_error_t err;
     zip_error_init(&err);
     zip_source_t* src = zip_source_buffer_create(data, size, 0, &err);

@@ -261,7 +261,8 @@ TEST(TorchPickleHostile, UnknownOpcodeAndBadStructure) {
 TEST(TorchPickleHostile, LegacyAndNonZipFiles) {
   const std::string dir = test::temp_dir("legacy");
   std::ofstream(dir + "/old.pt", std::ios::binary) << std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15);
-  expect_error_containing([&] { load_torch_pickle(dir + "/old.pt"); }, "legacy (pre-1.6, non-zip) torch.save format");
+  // A legacy header alone: read as the legacy format, which then misses its protocol pickle.
+  expect_error_containing([&] { load_torch_pickle(dir + "/old.pt"); }, "without the expected protocol version");
   std::ofstream(dir + "/text.bin", std::ios::binary) << "hello";
   expect_error_containing([&] { load_torch_pickle(dir + "/text.bin"); }, "not a torch.save zip archive");
   test::write_zip(dir + "/nodata.bin", {{"readme.txt", "x"}});
@@ -279,6 +280,42 @@ TEST(TorchPickleHostile, FromMemoryMatchesFileReader) {
   // Every truncation of the archive image is an error, never a crash.
   for (size_t n = 0; n < image.size(); n += 7)
     EXPECT_THROW(load_torch_pickle_from_memory(image.data(), n), Error) << n << " bytes";
+}
+
+}  // namespace
+}  // namespace ma
+
+namespace ma {
+namespace {
+
+// The legacy (pre-1.6) container on a real file: LPIPS's v0.1 heads, saved in
+// 2018 from Python 2 (per-layer sums are checked in eval_metrics_test). Every
+// truncation and every flipped byte must give an ma::Error or a result,
+// never a crash (this test also runs in loaders_asan_test).
+TEST(TorchPickleLegacy, RealFileAndDamagedCopies) {
+  std::ifstream in(test::data_dir() + "/eval/lpips_v0.1/vgg.pth", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(bytes.size(), 7289u);
+  const TensorMap heads = load_torch_pickle_from_memory(bytes.data(), bytes.size(), "vgg.pth");
+  ASSERT_EQ(heads.size(), 5u);
+  EXPECT_EQ(heads.at("lin4.model.1.weight").sizes(), at::IntArrayRef({1, 512, 1, 1}));
+  int errors = 0;
+  for (size_t cut = 0; cut < bytes.size(); cut += 37) {
+    try {
+      load_torch_pickle_from_memory(bytes.data(), cut, "cut");
+    } catch (const Error&) {
+      ++errors;
+    }
+  }
+  EXPECT_EQ(errors, static_cast<int>((bytes.size() + 36) / 37));  // every truncation is refused
+  for (size_t at = 0; at < bytes.size(); at += 11) {
+    std::string damaged = bytes;
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x5a);
+    try {
+      load_torch_pickle_from_memory(damaged.data(), damaged.size(), "flipped");
+    } catch (const Error&) {
+    }
+  }
 }
 
 }  // namespace
