@@ -103,7 +103,7 @@ in_root() {
     HOME=/root LANG=C.UTF-8 TERM=dumb CI="${CI:-}" \
     CCACHE_DIR=/src/build/torch2-ccache CCACHE_MAXSIZE=8G \
     MA_SKIP_BROWSER="${MA_SKIP_BROWSER:-1}" MA_SKIP_FUZZ="${MA_SKIP_FUZZ:-0}" \
-    MA_FUZZ_SECONDS="${MA_FUZZ_SECONDS:-15}" MA_JOBS="$(nproc)" \
+    MA_FUZZ_SECONDS="${MA_FUZZ_SECONDS:-15}" MA_JOBS="${MA_JOBS:-$(nproc)}" \
     /bin/bash -euo pipefail -c "cd /src && $*"
 }
 
