@@ -160,14 +160,12 @@ class Unpickler {
         case 'X': push(string_value(Kind::Str, le(4))); break;     // BINUNICODE
         case 0x8c: push(string_value(Kind::Str, u8())); break;     // SHORT_BINUNICODE
         case 0x8d: push(string_value(Kind::Str, le(8))); break;    // BINUNICODE8
-        case 'T': push(string_value(Kind::Str, le(4))); break;     // BINSTRING (Python 2 str, legacy files)
-        case 'U': push(string_value(Kind::Str, u8())); break;      // SHORT_BINSTRING (likewise)
         case 'B': push(string_value(Kind::Bytes, le(4))); break;   // BINBYTES
         case 'C': push(string_value(Kind::Bytes, u8())); break;    // SHORT_BINBYTES
         case 0x8e: push(string_value(Kind::Bytes, le(8))); break;  // BINBYTES8
         case 0x96: push(string_value(Kind::Bytes, le(8))); break;  // BYTEARRAY8 (numpy, protocol 5)
-        case 'T': push(latin1_string(le(4))); break;               // BINSTRING (Python 2 str)
-        case 'U': push(latin1_string(u8())); break;                // SHORT_BINSTRING
+        case 'T': push(latin1_string(le(4))); break;               // BINSTRING (Python 2 str; legacy torch.save files too)
+        case 'U': push(latin1_string(u8())); break;                // SHORT_BINSTRING (likewise)
         case 'q': memo_[u8()] = top(); break;                      // BINPUT
         case 'r': memo_[le(4)] = top(); break;                     // LONG_BINPUT
         case 0x94: memo_[memo_.size()] = top(); break;             // MEMOIZE
