@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
                               {"inspect", ma::app::add_inspect_command},
                               {"check-models", ma::app::add_check_models_command},
                               {"bench", ma::app::add_bench_command},
-                              {"serve", ma::app::add_serve_command}};
+                              {"serve", ma::app::add_serve_command},
+                              {"synth", ma::app::add_synth_command}};
   std::vector<std::pair<CLI::App*, ma::app::Action>> actions;
   for (const Command& c : commands) {
     ma::app::Action act = c.add(app);
