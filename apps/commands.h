@@ -17,5 +17,6 @@ Action add_bench_command(CLI::App& app);
 Action add_serve_command(CLI::App& app);
 Action add_densepose_command(CLI::App& app);
 Action add_eval_command(CLI::App& app);
+Action add_synth_command(CLI::App& app);
 
 }  // namespace ma::app

@@ -27,7 +27,9 @@ int main(int argc, char** argv) {
                               {"bench", ma::app::add_bench_command},
                               {"serve", ma::app::add_serve_command},
                               {"densepose", ma::app::add_densepose_command},
-                              {"eval", ma::app::add_eval_command}};
+                              {"eval", ma::app::add_eval_command},
+
+                              {"synth", ma::app::add_synth_command}};
   std::vector<std::pair<CLI::App*, ma::app::Action>> actions;
   for (const Command& c : commands) {
     ma::app::Action act = c.add(app);
