@@ -4,7 +4,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "apps/bench_scaling.h"
 #include "apps/commands.h"
+#include "apps/dist_options.h"
 #include "bench/benchmark.h"
 #include "util/dtype.h"
 #include "util/error.h"
@@ -17,6 +19,7 @@ struct BenchFlags {
   std::string dtype = "fp32";
   std::string only;
   bool json = false, quiet = false;
+  DistOptions dist;  // --nproc N: the multi-process speed-up instead (bench_scaling.h)
 };
 
 const char* kFooter = R"(Components (each timed once, after the models are built):
@@ -36,7 +39,10 @@ FLOPs: 2 x multiply-adds of every convolution, linear-layer matmul and attention
 Models: without --models, MagicAnimate's full-size models (SD 1.5 UNet3D 1.28 G parameters,
   appearance encoder, ControlNet, VAE, CLIP text) with random weights: about 11 GB in fp32.
   --models DIR reads only the config.json files and tokenizer of a pretrained_models folder
-  (e.g. the tiny test models: --models tests/data/models --size 64 runs in seconds).)";
+  (e.g. the tiny test models: --models tests/data/models --size 64 runs in seconds).
+Scaling: --nproc N times one animation of 4 x --frames frames (--steps steps) on 1 process and on N
+  local processes (cores divided among them; windows split as `animate --nproc`) and prints the
+  speed-up, efficiency and the all-reduce's bytes and seconds per step (docs/distributed.md).)";
 
 }  // namespace
 
@@ -58,6 +64,7 @@ Action add_bench_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_flag("--json", f->json, "Print one JSON object instead of the table");
   sub->add_flag("--quiet", f->quiet, "No progress lines on stderr");
+  add_dist_options(*sub, f->dist);
   return [f]() -> int {
     bench::BenchOptions o = f->options;
     o.dtype = parse_dtype(f->dtype);
@@ -65,6 +72,7 @@ Action add_bench_command(CLI::App& app) {
     for (std::string key; std::getline(only, key, ',');)
       if (!key.empty()) o.only.push_back(key);
     if (!f->quiet) o.log = [](const std::string& line) { std::cerr << line << std::endl; };
+    if (f->dist.nproc > 1) return run_bench_scaling(o, f->dist, f->json);
     bench::BenchReport report = bench::run_benchmark(o);
     if (f->json)
       std::cout << report.to_json().dump(2) << std::endl;
