@@ -35,7 +35,7 @@ int64_t video_frames(const bench::BenchOptions& o) { return 4 * o.frames; }
 // plus the wait for the slowest rank's windows (load imbalance).
 int run_worker(const bench::BenchOptions& o, const DistOptions& d, const std::string& result_path) {
   DistRun run = join_run(d);
-  configure_threads(run.threads(o.threads));
+  const int threads = configure_threads(run.threads(o.threads));  // the count in use
   EngineOptions engine;
   engine.dtype = o.dtype;
   engine.threads = run.threads(o.threads);
@@ -73,7 +73,7 @@ int run_worker(const bench::BenchOptions& o, const DistOptions& d, const std::st
                         {"allreduce_seconds", reduce_seconds},
                         {"allreduce_bytes_per_step", reduces ? reduce_bytes / reduces : 0},
                         {"windows_per_step", uniform_windows(frames, p.context, p.overlap).size()},
-                        {"threads_per_process", engine.threads}};
+                        {"threads_per_process", threads}};
     std::ofstream(result_path) << j.dump();
   }
   return 0;

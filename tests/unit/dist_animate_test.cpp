@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include "cli_runner.h"
 #include "dist/spawn.h"
@@ -49,6 +50,26 @@ TEST(DistAnimate, TwoRanksEqualOneRankBitForBit) {
   // needs the other rank's share: a missing or wrong reduce changes frames.
   for (const std::string& name : files_under(tmp / "one"))
     EXPECT_TRUE(read_text_file(tmp / ("one/" + name)) == read_text_file(tmp / ("two/" + name))) << name << " differs";
+}
+
+TEST(DistAnimate, HelpDocumentsTheDistributedOptions) {
+  CliResult r = run_cli({"animate", "--help"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* text : {"--nproc N=1", "--dist-timeout SECONDS=300", "--master-addr HOST", "torchrun"})
+    EXPECT_NE(r.out.find(text), std::string::npos) << text;
+}
+
+TEST(DistAnimate, BadDistributedOptionsGiveOneLine) {
+  TempDir tmp;
+  for (const auto& [flag, value, expected] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"--nproc", "0", "--nproc must be at least 1"}, {"--dist-timeout", "0", "--dist-timeout must be at least 1"}}) {
+    CliResult r = run_cli(with(public_case(tmp / "f"), {"--out", tmp / "x.mp4", flag, value}));
+    EXPECT_EQ(r.exit_code, 1) << flag;
+    EXPECT_NE(r.err.find(expected), std::string::npos) << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(tmp / "x.mp4"));
 }
 
 // The processes whose parent is `parent` (from /proc/<pid>/stat).
