@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "apps/commands.h"
+#include "apps/dist_options.h"
 #include "cli/animation_config.h"
 #include "cli/interrupt.h"
 #include "cli/options.h"
@@ -37,6 +38,7 @@ struct AnimateOptions {
   double fps = 0;
   cli::EngineFlags engine;
   cli::OutputFlags output;
+  DistOptions dist;
 };
 
 // The parsed options, for "was this flag given" checks.
@@ -84,6 +86,9 @@ Progress: a bar on stderr when it is a terminal, one line per denoising step oth
   as one line. --quiet prints nothing but that error line.
 Ctrl-C / SIGTERM: stops after the current window, removes partial outputs, exit status 130.
   A second Ctrl-C quits at once.
+Several processes: --nproc N here, or torchrun / mpirun / srun (their variables are read): each
+  step's windows are split across the processes and their predictions all-reduced (c10d: Gloo,
+  NCCL on CUDA); the frames equal one process's; only rank 0 writes. See docs/distributed.md.
 Exit status: 0 done, 1 error (one line on stderr), 130 cancelled.)";
 
 // A bad --device/--dtype/--threads fails before any input is read.
@@ -142,8 +147,8 @@ std::string format_number(double v) {
 
 class AnimateRun {
  public:
-  AnimateRun(const EngineOptions& engine, cli::Reporter& reporter, const std::atomic<bool>* cancel)
-      : engine_(engine), rep_(reporter), cancel_(cancel) {}
+  AnimateRun(const EngineOptions& engine, cli::Reporter& reporter, const std::atomic<bool>* cancel, const DistRun& dist)
+      : engine_(engine), rep_(reporter), cancel_(cancel), dist_(dist) {}
 
   // Decodes the first inputs before anything else (a bad image or video fails
   // fast and names itself), then finds and loads the models once for all jobs.
@@ -152,24 +157,37 @@ class AnimateRun {
     const ModelPaths paths = find_models();
     describe_inputs(jobs.front(), first);
     EngineOptions engine = engine_;
-    engine.threads = configure_threads(engine.threads);
+    engine.threads = configure_threads(dist_.threads(engine.threads));
     if (const std::string slow = dtype_speed_warning(engine.dtype, engine.device); !slow.empty())
       rep_.info("warning: " + slow);
     rep_.info("loading models (" + std::to_string(engine.threads) + " threads)");
     rep_.json({{"event", "loading"}, {"threads", engine.threads}});
     auto t0 = std::chrono::steady_clock::now();
     Animator animator(paths, engine);
+    animator.set_window_share(dist_.window_share());
+    if (dist_.env.world > 1)
+      rep_.info("animating on " + std::to_string(dist_.env.world) + " processes (" + dist_.env.launcher +
+                "): each runs every " + std::to_string(dist_.env.world) + "th window of a step");
     rep_.info("models loaded in " + cli::format_duration(seconds_since(t0)));
     for (size_t i = 0; i < jobs.size(); ++i) {
       if (cancel_->load()) throw Cancelled();
       JobInputs inputs = i == 0 ? std::move(first) : load(jobs[i]);
-      animate_one(animator, jobs[i], inputs, static_cast<int64_t>(i) + 1, static_cast<int64_t>(jobs.size()));
+      animate_one(animator, job_of_this_rank(jobs[i]), inputs, static_cast<int64_t>(i) + 1,
+                  static_cast<int64_t>(jobs.size()));
     }
   }
 
  private:
   static double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+  // Every rank animates with rank 0's seed (a random one is drawn per
+  // rank); only rank 0 writes.
+  AnimationJob job_of_this_rank(AnimationJob job) const {
+    job.params.seed = dist_.agree(job.params.seed);
+    if (!dist_.leader()) job.video_out = job.grid_out = job.frames_out = job.control_out = job.source_out = "";
+    return job;
   }
 
   JobInputs load(const AnimationJob& job) {
@@ -223,17 +241,18 @@ class AnimateRun {
   const EngineOptions engine_;
   cli::Reporter& rep_;
   const std::atomic<bool>* cancel_;
+  const DistRun& dist_;
 };
 
 void run_flags_mode(const AnimateOptions& o, const AnimateFlags& f, const EngineOptions& engine, cli::Reporter& rep,
-                    const std::atomic<bool>* cancel) {
+                    const std::atomic<bool>* cancel, const DistRun& dist) {
   AnimationJob job = job_from_flags(o, f);
   validate_job(job);
-  AnimateRun(engine, rep, cancel).run({job}, [&] { return resolve_model_paths(o.models.models, o.models.parts); });
+  AnimateRun(engine, rep, cancel, dist).run({job}, [&] { return resolve_model_paths(o.models.models, o.models.parts); });
 }
 
 void run_config_mode(const AnimateOptions& o, const AnimateFlags& f, const EngineOptions& engine, cli::Reporter& rep,
-                     const std::atomic<bool>* cancel) {
+                     const std::atomic<bool>* cancel, const DistRun& dist) {
   cli::ConfigLoadOptions load;
   load.out_dir = o.out_dir;
   load.overlap = o.params.overlap;
@@ -259,7 +278,8 @@ void run_config_mode(const AnimateOptions& o, const AnimateFlags& f, const Engin
   };
   rep.info("writing to " + cfg.savedir);
   rep.json({{"event", "config"}, {"config", o.config}, {"savedir", cfg.savedir}, {"jobs", jobs.size()}});
-  AnimateRun(engine, rep, cancel).run(jobs, find_models);
+  AnimateRun(engine, rep, cancel, dist).run(jobs, find_models);
+  if (!dist.leader()) return;
 
   // Like the original, the config with the seeds used goes next to the videos.
   StagedOutputs staged;
@@ -274,14 +294,18 @@ void run_config_mode(const AnimateOptions& o, const AnimateFlags& f, const Engin
 }
 
 int run_animate(const AnimateOptions& o, const AnimateFlags& f) {
-  const std::atomic<bool>* cancel = cli::install_interrupt_handlers();
   const EngineOptions engine = check_mode_options(o, f);
-  cli::Reporter rep(cli::log_mode_from(o.output), ::isatty(STDERR_FILENO) == 1);
+  if (std::optional<int> status = launch_workers(o.dist)) return *status;
+  const std::atomic<bool>* cancel = cli::install_interrupt_handlers();
+  const DistRun dist = join_run(o.dist);
+  // Only rank 0 reports; the other ranks print nothing but errors.
+  const cli::LogMode mode = dist.leader() ? cli::log_mode_from(o.output) : cli::LogMode::quiet;
+  cli::Reporter rep(mode, ::isatty(STDERR_FILENO) == 1);
   try {
     if (o.config.empty())
-      run_flags_mode(o, f, engine, rep, cancel);
+      run_flags_mode(o, f, engine, rep, cancel, dist);
     else
-      run_config_mode(o, f, engine, rep, cancel);
+      run_config_mode(o, f, engine, rep, cancel, dist);
   } catch (const Cancelled&) {
     rep.end_progress();
     rep.json({{"event", "cancelled"}});
@@ -377,6 +401,7 @@ Action add_animate_command(CLI::App& app) {
   cli::add_engine_options(*sub, o->engine, "Running");
   cli::add_output_options(*sub, o->output, "Running");
 
+  add_dist_options(*sub, o->dist);
   for (const char* name : kFlagsModeOnly) f->flags_mode_only.push_back(sub->get_option(name));
   return [o, f]() -> int { return run_animate(*o, *f); };
 }

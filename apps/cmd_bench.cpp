@@ -4,7 +4,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "apps/bench_scaling.h"
 #include "apps/commands.h"
+#include "apps/dist_options.h"
 #include "bench/benchmark.h"
 #include "cli/options.h"
 #include "util/error.h"
@@ -18,6 +20,7 @@ struct BenchFlags {
   cli::OutputFlags output;
   std::string only;
   bool json = false;
+  DistOptions dist;  // --nproc N: the multi-process speed-up instead (bench_scaling.h)
 };
 
 const char* kFooter = R"(Components (each timed once, after the models are built):
@@ -37,7 +40,10 @@ FLOPs: 2 x multiply-adds of every convolution, linear-layer matmul and attention
 Models: without --models, MagicAnimate's full-size models (SD 1.5 UNet3D 1.28 G parameters,
   appearance encoder, ControlNet, VAE, CLIP text) with random weights: about 11 GB in fp32.
   --models DIR reads only the config.json files and tokenizer of a pretrained_models folder
-  (e.g. the tiny test models: --models tests/data/models --size 64 runs in seconds).)";
+  (e.g. the tiny test models: --models tests/data/models --size 64 runs in seconds).
+Scaling: --nproc N times one animation of 4 x --frames frames (--steps steps) on 1 process and on N
+  local processes (cores divided among them; windows split as `animate --nproc`) and prints the
+  speed-up, efficiency and the all-reduce's bytes and seconds per step (docs/distributed.md).)";
 
 }  // namespace
 
@@ -59,6 +65,7 @@ Action add_bench_command(CLI::App& app) {
   sub->add_flag("--json", f->json, "Print one JSON object instead of the table");
   // --json is the report's format, not JSON log lines.
   cli::add_output_options(*sub, f->output, "", /*json_lines=*/false, "No progress lines on stderr");
+  add_dist_options(*sub, f->dist);
   return [f]() -> int {
     bench::BenchOptions o = f->options;
     const EngineOptions engine = cli::engine_options_from(f->engine);
@@ -69,6 +76,7 @@ Action add_bench_command(CLI::App& app) {
     for (std::string key; std::getline(only, key, ',');)
       if (!key.empty()) o.only.push_back(key);
     if (!f->output.quiet) o.log = [](const std::string& line) { std::cerr << line << std::endl; };
+    if (f->dist.nproc > 1) return run_bench_scaling(o, f->dist, f->json);
     bench::BenchReport report = bench::run_benchmark(o);
     if (f->json)
       std::cout << report.to_json().dump(2) << std::endl;

@@ -28,7 +28,6 @@ int main(int argc, char** argv) {
                               {"serve", ma::app::add_serve_command},
                               {"densepose", ma::app::add_densepose_command},
                               {"eval", ma::app::add_eval_command},
-
                               {"synth", ma::app::add_synth_command}};
   std::vector<std::pair<CLI::App*, ma::app::Action>> actions;
   for (const Command& c : commands) {

@@ -8,7 +8,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
-  "${MA_TORCH_PACKAGE:-libtorch-dev}"
+  "${MA_TORCH_PACKAGE:-libtorch-dev}" libgloo-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
   libzip-dev zlib1g-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev

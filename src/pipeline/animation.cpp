@@ -64,6 +64,7 @@ struct Animator::Impl {
   EngineModels models;
   MotionModuleConfig motion;  // what the UNet was built with (EngineModels' contract)
   DdimScheduler scheduler;
+  WindowShare share;  // this process's windows; world 1 unless set_window_share
 
   at::Tensor encode_prompt(const std::string& prompt) const {
     at::Tensor ids = models.tokenizer->tokenize(prompt).to(options.device);
@@ -96,6 +97,11 @@ Animator::Animator(const ModelPaths& paths, const EngineOptions& options)
 Animator::~Animator() = default;
 
 const EngineOptions& Animator::options() const { return impl_->options; }
+
+void Animator::set_window_share(const WindowShare& share) {
+  (void)share.select({});  // a rank outside the world fails here, not mid-run
+  impl_->share = share;
+}
 
 at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control, const AnimationParams& p,
                              const ProgressCallback& progress, const std::atomic<bool>* cancel,
@@ -160,7 +166,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
 
   // 5. Denoising.
   const std::vector<int64_t> timesteps = m.scheduler.timesteps(p.steps);
-  const std::vector<Window> windows = uniform_windows(padded, p.context, p.overlap);
+  const std::vector<Window> windows = m.share.select(uniform_windows(padded, p.context, p.overlap));
   const int64_t total_windows = static_cast<int64_t>(windows.size()) * p.steps;
   nn::ReferenceBank bank;
   for (int64_t i = 0; i < p.steps; ++i) {
@@ -196,6 +202,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
       emit(e);
     });
     bank.clear();
+    m.share.reduce(sums);  // with other processes: every rank now holds every window's sums
 
     // 5d. Classifier-free guidance and the DDIM step.
     at::Tensor guided = sums.guided(p.guidance);

@@ -68,6 +68,8 @@ using ProgressCallback = std::function<void(const ProgressEvent&)>;
 // "step{i}.latents_in/noise_pred_guided/latents_out", "pipeline.video".
 using TapCallback = std::function<void(const std::string& name, const at::Tensor& value)>;
 
+struct WindowShare;  // pipeline/denoise_windows.h
+
 class ClipTokenizer;
 class ClipTextModel;
 class AutoencoderKL;
@@ -109,6 +111,12 @@ class Animator {
                      const TapCallback& tap = {});
 
   const EngineOptions& options() const;
+
+  // From now on each denoising step runs only share.select(windows) here and
+  // share.reduce()s the sums with the other processes' (multi-process
+  // animation; default: every window, no reduce). Progress then counts this
+  // process's windows.
+  void set_window_share(const WindowShare& share);
 
  private:
   struct Impl;

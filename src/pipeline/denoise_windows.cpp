@@ -1,6 +1,7 @@
 #include "pipeline/denoise_windows.h"
 
 #include "pipeline/control_residual_cache.h"
+#include "util/error.h"
 
 namespace ma {
 
@@ -13,6 +14,25 @@ void WindowSums::add(const WindowSums& other) {
 at::Tensor WindowSums::guided(double guidance) const {
   at::Tensor uncond = sum_uncond / count, cond = sum_cond / count;
   return uncond + guidance * (cond - uncond);
+}
+
+std::vector<Window> WindowShare::select(const std::vector<Window>& windows) const {
+  if (world < 1 || rank < 0 || rank >= world)
+    throw Error("window share: rank " + std::to_string(rank) + " of a world of " + std::to_string(world));
+  std::vector<Window> mine;
+  for (size_t i = static_cast<size_t>(rank); i < windows.size(); i += static_cast<size_t>(world))
+    mine.push_back(windows[i]);
+  return mine;
+}
+
+void WindowShare::reduce(WindowSums& s) const {
+  if (!allreduce_sum) return;
+  at::Tensor packed = at::cat({s.sum_uncond.reshape({-1}), s.sum_cond.reshape({-1}), s.count.reshape({-1})});
+  allreduce_sum(packed);
+  const int64_t n = s.sum_uncond.numel();
+  s.sum_uncond = packed.slice(0, 0, n).view(s.sum_uncond.sizes());
+  s.sum_cond = packed.slice(0, n, 2 * n).view(s.sum_cond.sizes());
+  s.count = packed.slice(0, 2 * n).view(s.count.sizes());
 }
 
 WindowSums denoise_windows(const DenoiseInputs& in, const std::vector<Window>& subset,

@@ -36,6 +36,21 @@ struct DenoiseInputs {
   nn::ReferenceBank* bank = nullptr;  // read by the conditional half
 };
 
+// One process's share of every step's windows when several processes
+// animate together (apps/ wires it to src/dist; the pipeline knows no
+// transport): windows[rank::world], as the original splits them across GPUs,
+// and `allreduce_sum`, an in-place sum of a tensor over all ranks, with
+// which reduce() turns the share's sums into every window's. The output equals one process's bit for bit whenever no
+// frame lies in more than two windows (overlap <= context / 2, the default
+// 4 of 16): a frame's sum then adds the same two numbers, in either order.
+struct WindowShare {
+  int rank = 0, world = 1;
+  std::function<void(at::Tensor&)> allreduce_sum;  // empty: world 1
+  std::vector<Window> select(const std::vector<Window>& windows) const;
+  // One collective for the three tensors (packed flat; one dtype).
+  void reduce(WindowSums& sums) const;
+};
+
 // Runs `subset` (windows of the step, in order), both guidance halves per
 // window; after each window calls `after_window(i)` (i: its index in
 // subset), which may throw to cancel.
