@@ -15,5 +15,6 @@ Action add_inspect_command(CLI::App& app);
 Action add_check_models_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
 Action add_serve_command(CLI::App& app);
+Action add_train_command(CLI::App& app);
 
 }  // namespace ma::app

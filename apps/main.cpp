@@ -7,7 +7,7 @@
 #include "util/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"magicanimate.cpp - MagicAnimate in native C++ (animate, inspect, check-models, bench, serve)",
+  CLI::App app{"magicanimate.cpp - MagicAnimate in native C++ (animate, inspect, check-models, bench, serve, train)",
                "magicanimate"};
   app.require_subcommand(1);
   // Bad options get one line, like every other error.
@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add(ma::app::add_check_models_command);
   add(ma::app::add_bench_command);
   add(ma::app::add_serve_command);
+  add(ma::app::add_train_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
