@@ -2,13 +2,10 @@
 
 #include <unistd.h>
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <algorithm>
 #include <fstream>
-#include <random>
 #include <vector>
 
 #include "io/model_paths.h"
@@ -22,63 +19,6 @@
 #include "util/error.h"
 
 namespace ma::bench {
-
-Json sd15_vae_config() {
-  return Json::parse(R"({
-    "in_channels": 3, "out_channels": 3, "latent_channels": 4, "block_out_channels": [128, 256, 512, 512],
-    "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"],
-    "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"],
-    "layers_per_block": 2, "norm_num_groups": 32, "act_fn": "silu", "sample_size": 256})");
-}
-
-Json sd15_text_encoder_config() {
-  return Json::parse(R"({
-    "vocab_size": 49408, "hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12,
-    "num_hidden_layers": 12, "max_position_embeddings": 77, "layer_norm_eps": 1e-5, "hidden_act": "quick_gelu",
-    "projection_dim": 768})");
-}
-
-TensorMap random_state(const nn::Module& m, const TensorOptions& opt, uint64_t seed) {
-  // Drawing ~1.3 G normal numbers one by one takes minutes on a small
-  // machine: draw a pool of at most 16 M once and give every tensor a copy of
-  // a stretch of it from a seeded random offset (wrapping around). Timings do
-  // not care that values repeat across tensors.
-  const auto params = m.parameters();
-  int64_t total = 0;
-  for (const nn::ParamInfo& p : params) {
-    int64_t n = 1;
-    for (int64_t d : p.shape) n *= d;
-    if (p.floating) total += n;
-  }
-  at::Generator gen = at::detail::createCPUGenerator(seed);
-  const int64_t pool_size = std::max<int64_t>(1, std::min<int64_t>(total, int64_t{1} << 24));
-  const at::Tensor pool = at::randn({pool_size}, gen, at::TensorOptions().dtype(at::kFloat)).mul_(0.02);
-  std::mt19937_64 offsets(seed);
-  TensorMap state;
-  for (const nn::ParamInfo& p : params) {
-    int64_t n = 1;
-    for (int64_t d : p.shape) n *= d;
-    at::Tensor t;
-    if (!p.floating) {
-      t = at::arange(n, at::TensorOptions().dtype(at::kLong)).reshape(p.shape);
-    } else {
-      t = at::empty({n}, at::TensorOptions().dtype(at::kFloat));
-      int64_t offset = static_cast<int64_t>(offsets() % static_cast<uint64_t>(pool_size));
-      for (int64_t pos = 0; pos < n;) {
-        const int64_t len = std::min(n - pos, pool_size - offset);
-        t.slice(0, pos, pos + len).copy_(pool.slice(0, offset, offset + len));
-        pos += len;
-        offset = 0;
-      }
-      t = t.view(p.shape);
-      const bool norm_scale = p.shape.size() == 1 && p.name.size() >= 7 &&
-                              p.name.compare(p.name.size() - 7, 7, ".weight") == 0;
-      if (norm_scale) t.add_(1.0);
-    }
-    state[p.name] = convert_tensor(t, opt);
-  }
-  return state;
-}
 
 std::unique_ptr<ClipTokenizer> special_tokens_tokenizer() {
   char dir_template[] = "/tmp/magicanimate-bench-tokenizer-XXXXXX";
@@ -136,7 +76,7 @@ int64_t weight_bytes(const EngineModels& models) {
   int64_t total = 0;
   auto add = [&](const nn::Module* m) {
     if (!m) return;
-    for (const nn::ParamInfo& p : m->parameters())
+    for (const nn::ParamInfo& p : m->state_entries())
       if (p.slot && p.slot->defined()) total += static_cast<int64_t>(p.slot->nbytes());
   };
   add(models.text_encoder.get());

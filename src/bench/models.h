@@ -9,20 +9,18 @@
 
 #include "io/config.h"
 #include "io/tensor_map.h"
+#include "models/sd15_configs.h"
+#include "nn/init.h"
 #include "nn/module.h"
 #include "pipeline/animation.h"
 
 namespace ma::bench {
 
-Json sd15_vae_config();           // sd-vae-ft-mse/config.json
-Json sd15_text_encoder_config();  // stable-diffusion-v1-5/text_encoder/config.json (CLIP ViT-L/14 text)
-
-// Random values for every parameter/buffer of `m`, in opt's dtype and device,
-// deterministic per seed: matrices and kernels N(0, 0.02^2) (the usual init
-// scale), 1-D weights (norm scales) 1 + N(0, 0.02^2), biases and other
-// vectors N(0, 0.02^2); integer buffers (CLIP position_ids) 0, 1, 2, ...
-// (Stretches of one pool of at most 16 M normal draws, for speed.)
-TensorMap random_state(const nn::Module& m, const TensorOptions& opt, uint64_t seed);
+// The released configs and the weight initialisation live in the library
+// (models/sd15_configs.h, nn/init.h); these names stay for the benchmark's callers.
+using ma::sd15_text_encoder_config;
+using ma::sd15_vae_config;
+using nn::random_state;
 
 // Every model with random weights. models_dir empty: the released models'
 // configs (sd15_configs.h and the two above) and a tokenizer that knows only

@@ -116,11 +116,19 @@ void require_image_batch(const at::Tensor& x, int64_t channels, const char* what
 }
 }  // namespace
 
-at::Tensor AutoencoderKL::encode_mean(const at::Tensor& image) const {
+at::Tensor AutoencoderKL::encode_mean(const at::Tensor& image) const { return encode(image).mean; }
+
+VaePosterior AutoencoderKL::encode(const at::Tensor& image) const {
   require_loaded();
   require_image_batch(image, config_.in_channels, "encode");
   at::Tensor moments = quant_conv->forward(encoder->forward(image.to(options_.device, options_.dtype)));
-  return moments.chunk(2, 1)[0];  // [mean, logvar]
+  auto halves = moments.chunk(2, 1);  // [mean, logvar]
+  return {halves[0], at::clamp(halves[1], -30.0, 20.0)};
+}
+
+at::Tensor VaePosterior::sample(at::Generator& generator) const {
+  at::Tensor noise = at::randn(mean.sizes(), generator, at::TensorOptions().dtype(at::kFloat));
+  return mean + stddev() * noise.to(mean.options());
 }
 
 at::Tensor AutoencoderKL::decode(const at::Tensor& latents) const {

@@ -42,6 +42,17 @@ struct AutoencoderKLConfig {
 // block path given; like diffusers, an old key replaces a new one of the same name.
 TensorMap rename_legacy_attention_keys(TensorMap state, const std::vector<std::string>& attention_paths);
 
+// The encoder's diagonal Gaussian posterior (diffusers'
+// DiagonalGaussianDistribution): mean and logvar [B, latent, h, w], logvar
+// clamped to [-30, 20] as there.
+struct VaePosterior {
+  at::Tensor mean, logvar;
+  at::Tensor stddev() const { return at::exp(0.5 * logvar); }
+  // mean + stddev * noise, the noise drawn from `generator` (float32 on the CPU,
+  // like torch.randn with a CPU generator, then moved to mean's device/dtype).
+  at::Tensor sample(at::Generator& generator) const;
+};
+
 class AutoencoderKL : public nn::Module {
  public:
   // Declares the module tree (shapes only, no weights allocated).
@@ -56,6 +67,8 @@ class AutoencoderKL : public nn::Module {
   // image [B, in, H, W] (values in [-1, 1]) -> posterior mean [B, latent, H/8, W/8]
   // (quant_conv moments split in two; the mean half, never a sample).
   at::Tensor encode_mean(const at::Tensor& image) const;
+  // The same encoding as the whole posterior (training samples from it).
+  VaePosterior encode(const at::Tensor& image) const;
   // latents [B, latent, h, w] (already divided by the scale) -> image
   // [B, out, 8h, 8w] in about [-1, 1] (post_quant_conv, then the decoder).
   at::Tensor decode(const at::Tensor& latents) const;

@@ -124,7 +124,7 @@ Embeddings::Embeddings(const ClipTextConfig& c) {
   token_embedding = register_module("token_embedding", std::make_unique<nn::Embedding>(c.vocab_size, c.hidden_size));
   position_embedding = register_module(
       "position_embedding", std::make_unique<nn::Embedding>(c.max_position_embeddings, c.hidden_size));
-  register_parameter("position_ids", &position_ids, {1, c.max_position_embeddings}, /*floating=*/false);
+  register_buffer("position_ids", &position_ids, {1, c.max_position_embeddings}, /*floating=*/false);
 }
 
 at::Tensor Embeddings::forward(const at::Tensor& ids) const {

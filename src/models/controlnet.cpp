@@ -48,8 +48,13 @@ ControlNetModel::ControlNetModel(const UNetConfig& c) : config_(c) {
 
 ControlResiduals ControlNetModel::forward(const at::Tensor& sample, double timestep, const at::Tensor& text,
                                           const at::Tensor& cond, double scale) const {
+  return forward(sample, timestep_tensor(timestep, sample.device()), text, cond, scale);
+}
+
+ControlResiduals ControlNetModel::forward(const at::Tensor& sample, const at::Tensor& timesteps, const at::Tensor& text,
+                                          const at::Tensor& cond, double scale) const {
   BlockContext ctx;
-  ctx.temb = unet_time_embedding(*time_embedding, config_, timestep, sample.size(0), sample.options());
+  ctx.temb = unet_time_embedding(*time_embedding, config_, timesteps, sample.size(0), sample.options());
   ctx.attn.text = text;
   at::Tensor c = config_.conditioning_bgr ? cond.flip({1}) : cond;
   at::Tensor h = conv_in->forward(sample) + controlnet_cond_embedding->forward(c);

@@ -22,7 +22,10 @@ class ControlNetModel : public nn::Module {
   explicit ControlNetModel(const UNetConfig& config);
 
   // sample: [N, C, h, w] latents; text: [N or 1, M, D]; cond: [N, 3, H, W] in
-  // [0, 1]. Residuals are scaled by `scale`.
+  // [0, 1]; timesteps: [N] (one per sample) or a scalar / [1] for all.
+  // Residuals are scaled by `scale`.
+  ControlResiduals forward(const at::Tensor& sample, const at::Tensor& timesteps, const at::Tensor& text,
+                           const at::Tensor& cond, double scale = 1.0) const;
   ControlResiduals forward(const at::Tensor& sample, double timestep, const at::Tensor& text, const at::Tensor& cond,
                            double scale = 1.0) const;
 

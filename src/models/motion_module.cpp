@@ -9,7 +9,7 @@ namespace {
 class PositionalEncoding : public nn::Module {
  public:
   PositionalEncoding(at::Tensor* pe, int64_t max_frames, int64_t dim) {
-    register_parameter("pe", pe, {1, max_frames, dim});
+    register_buffer("pe", pe, {1, max_frames, dim});
   }
 };
 }  // namespace

@@ -18,4 +18,19 @@ Json sd15_controlnet_config() {
   return j;
 }
 
+Json sd15_vae_config() {
+  return Json::parse(R"({
+    "in_channels": 3, "out_channels": 3, "latent_channels": 4, "block_out_channels": [128, 256, 512, 512],
+    "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D", "DownEncoderBlock2D"],
+    "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"],
+    "layers_per_block": 2, "norm_num_groups": 32, "act_fn": "silu", "sample_size": 256})");
+}
+
+Json sd15_text_encoder_config() {
+  return Json::parse(R"({
+    "vocab_size": 49408, "hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12,
+    "num_hidden_layers": 12, "max_position_embeddings": 77, "layer_norm_eps": 1e-5, "hidden_act": "quick_gelu",
+    "projection_dim": 768})");
+}
+
 }  // namespace ma

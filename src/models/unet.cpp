@@ -10,12 +10,20 @@ BlockSpec unet_block_spec(const UNetConfig& c, int64_t in, int64_t out, int64_t 
                    c.norm_num_groups, c.norm_eps, c.use_linear_projection, motion};
 }
 
-at::Tensor unet_time_embedding(const nn::TimestepEmbedding& embedding, const UNetConfig& c, double timestep,
-                               int64_t batch, const at::TensorOptions& options) {
+at::Tensor timestep_tensor(double timestep, const at::Device& device) {
+  return at::full({1}, timestep, at::TensorOptions().dtype(at::kFloat).device(device));
+}
+
+at::Tensor unet_time_embedding(const nn::TimestepEmbedding& embedding, const UNetConfig& c,
+                               const at::Tensor& timesteps, int64_t batch, const at::TensorOptions& options) {
   // The original passes an integer timestep tensor; its features are float32.
-  at::Tensor t = at::full({1}, timestep, options.dtype(at::kFloat));
+  at::Tensor t = timesteps.reshape({-1}).to(options.device(), at::kFloat);
+  if (t.size(0) != 1 && t.size(0) != batch)
+    throw Error("UNet: " + std::to_string(t.size(0)) + " timesteps for a batch of " + std::to_string(batch));
   at::Tensor features = nn::timestep_features(t, c.block_out_channels[0], c.flip_sin_to_cos, c.freq_shift);
-  return embedding.forward(features.to(options.dtype())).expand({batch, -1});
+  at::Tensor emb = embedding.forward(features.to(options.dtype()));
+  // One shared timestep: one embedding row expanded (what the sampler does).
+  return t.size(0) == 1 ? emb.expand({batch, -1}) : emb;
 }
 
 UNetModel::UNetModel(const UNetConfig& c, UNetKind kind, const MotionModuleConfig& motion)
@@ -54,6 +62,12 @@ UNetModel::UNetModel(const UNetConfig& c, UNetKind kind, const MotionModuleConfi
 
 at::Tensor UNetModel::forward(const at::Tensor& sample, double timestep, const at::Tensor& text, int64_t frames,
                               const ControlResiduals* residuals, nn::ReferenceBank* reference, bool cfg_halves) const {
+  return forward(sample, timestep_tensor(timestep, sample.device()), text, frames, residuals, reference, cfg_halves);
+}
+
+at::Tensor UNetModel::forward(const at::Tensor& sample, const at::Tensor& timesteps, const at::Tensor& text,
+                              int64_t frames, const ControlResiduals* residuals, nn::ReferenceBank* reference,
+                              bool cfg_halves) const {
   const int64_t batch = sample.size(0) / frames;
   if (batch * frames != sample.size(0)) throw Error("UNet: batch is not a multiple of the frame count");
 
@@ -66,14 +80,18 @@ at::Tensor UNetModel::forward(const at::Tensor& sample, double timestep, const a
   if (cfg_halves && kind_ == UNetKind::kVideo && batch > 1) {
     if (batch % 2 != 0) throw Error("UNet: guidance needs an even number of videos, got " + std::to_string(batch));
     const int64_t rows = sample.size(0) / 2, half = batch / 2;
-    auto text_of = [&](int64_t i) { return text.size(0) == batch ? text.slice(0, i * half, (i + 1) * half) : text; };
-    at::Tensor uncond = forward(sample.slice(0, 0, rows), timestep, text_of(0), frames, residuals, nullptr, false);
-    at::Tensor cond = forward(sample.slice(0, rows), timestep, text_of(1), frames, residuals, reference, false);
+    auto half_of = [&](const at::Tensor& x, int64_t i) {
+      return x.dim() > 0 && x.size(0) == batch ? x.slice(0, i * half, (i + 1) * half) : x;
+    };
+    at::Tensor uncond = forward(sample.slice(0, 0, rows), half_of(timesteps, 0), half_of(text, 0), frames, residuals,
+                                nullptr, false);
+    at::Tensor cond = forward(sample.slice(0, rows), half_of(timesteps, 1), half_of(text, 1), frames, residuals,
+                              reference, false);
     return at::cat({uncond, cond}, 0);
   }
 
   BlockContext ctx;
-  ctx.temb = unet_time_embedding(*time_embedding, config_, timestep, batch, sample.options());
+  ctx.temb = unet_time_embedding(*time_embedding, config_, timesteps, batch, sample.options());
   ctx.frames = frames;
   ctx.attn.text = text;
 

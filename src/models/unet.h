@@ -30,12 +30,19 @@ class UNetModel : public nn::Module {
   // sample: [B*F, C, h, w]; text: [B, M, D]; frames: F. Returns the noise
   // prediction [B*F, out, h, w] (undefined for the appearance encoder, whose
   // product is the bank). `reference` is written (encoder) or read (video).
+  // timesteps: one per video, [B] (a clip's frames share their video's), or
+  // a scalar / [1] shared by the whole batch.
   // cfg_halves (video kind, B > 1): the batch is [unconditional; conditional]
   // videos, run one half after the other; only the conditional half reads
-  // `reference`. false: every video reads it.
+  // `reference`. Off by default: a batch of 2 is two videos that both read
+  // it (training batches); the pipeline asks for guidance halves explicitly.
+  at::Tensor forward(const at::Tensor& sample, const at::Tensor& timesteps, const at::Tensor& text,
+                     int64_t frames = 1, const ControlResiduals* residuals = nullptr,
+                     nn::ReferenceBank* reference = nullptr, bool cfg_halves = false) const;
+  // One timestep for the whole batch (the sampler's case).
   at::Tensor forward(const at::Tensor& sample, double timestep, const at::Tensor& text, int64_t frames = 1,
                      const ControlResiduals* residuals = nullptr, nn::ReferenceBank* reference = nullptr,
-                     bool cfg_halves = true) const;
+                     bool cfg_halves = false) const;
 
   const UNetConfig& config() const { return config_; }
   UNetKind kind() const { return kind_; }
@@ -54,9 +61,12 @@ class UNetModel : public nn::Module {
   MotionModuleConfig motion_;
 };
 
-// Time embedding of one timestep for a batch of `batch` entries: [batch, T].
-at::Tensor unet_time_embedding(const nn::TimestepEmbedding& embedding, const UNetConfig& config, double timestep,
-                               int64_t batch, const at::TensorOptions& options);
+// Time embedding for a batch of `batch` entries: [batch, T]. `timesteps` is
+// a scalar or [1] (one embedding, expanded) or [batch] (one per entry).
+at::Tensor unet_time_embedding(const nn::TimestepEmbedding& embedding, const UNetConfig& config,
+                               const at::Tensor& timesteps, int64_t batch, const at::TensorOptions& options);
+// A timestep as the tensor the models take: float32 [1] on `device`.
+at::Tensor timestep_tensor(double timestep, const at::Device& device);
 
 // The common spec of block i's layers.
 BlockSpec unet_block_spec(const UNetConfig& c, int64_t in_channels, int64_t out_channels, int64_t layers,

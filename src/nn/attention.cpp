@@ -73,6 +73,10 @@ at::Tensor attention_chunked(const at::Tensor& q, const at::Tensor& k, const at:
 
 at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                         int64_t heads) {
+  // Training: the chunked path writes into its output (bmm_out), which
+  // autograd refuses; the whole-matrix computation is differentiable.
+  if (at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad()))
+    return attention_reference(q, k, v, heads);
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
   // libtorch >= 2.1 has a fused (flash) CPU kernel for float and bfloat16:
   // online softmax over key blocks, no score matrix in memory.

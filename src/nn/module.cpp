@@ -9,17 +9,58 @@ namespace ma::nn {
 
 void Module::register_parameter(const std::string& name, at::Tensor* slot, std::vector<int64_t> shape,
                                 bool floating) {
-  params_.push_back({name, std::move(shape), floating, slot});
+  params_.push_back({name, std::move(shape), floating, slot, false});
+}
+
+void Module::register_buffer(const std::string& name, at::Tensor* slot, std::vector<int64_t> shape, bool floating) {
+  params_.push_back({name, std::move(shape), floating, slot, true});
+}
+
+void Module::collect(std::vector<ParamInfo>& out, const std::string& prefix, Which which) const {
+  for (const auto& p : params_)
+    if (which == Which::kAll || (which == Which::kBuffers) == p.buffer)
+      out.push_back({prefix + p.name, p.shape, p.floating, p.tensor, p.buffer});
+  for (const auto& [name, child] : children_) child->collect(out, prefix + name + ".", which);
+}
+
+std::vector<ParamInfo> Module::state_entries(const std::string& prefix) const {
+  std::vector<ParamInfo> out;
+  collect(out, prefix, Which::kAll);
+  return out;
 }
 
 std::vector<ParamInfo> Module::parameters(const std::string& prefix) const {
   std::vector<ParamInfo> out;
-  for (const auto& p : params_) out.push_back({prefix + p.name, p.shape, p.floating, p.tensor});
-  for (const auto& [name, child] : children_) {
-    auto sub = child->parameters(prefix + name + ".");
-    out.insert(out.end(), sub.begin(), sub.end());
-  }
+  collect(out, prefix, Which::kParameters);
   return out;
+}
+
+std::vector<ParamInfo> Module::buffers(const std::string& prefix) const {
+  std::vector<ParamInfo> out;
+  collect(out, prefix, Which::kBuffers);
+  return out;
+}
+
+std::vector<ParamInfo> Module::trainable_parameters() const {
+  std::vector<ParamInfo> out;
+  for (auto& p : parameters())
+    if (p.slot->defined() && p.slot->requires_grad()) out.push_back(p);
+  return out;
+}
+
+size_t set_requires_grad(Module& m, const std::vector<std::string>& prefixes, bool requires_grad,
+                         bool match_anywhere) {
+  size_t n = 0;
+  for (const auto& p : m.parameters()) {
+    bool match = false;
+    for (const auto& prefix : prefixes)
+      match = match || (match_anywhere ? p.name.find(prefix) != std::string::npos : p.name.rfind(prefix, 0) == 0);
+    if (!match) continue;
+    if (!p.slot->defined()) throw Error("set_requires_grad: parameter " + p.name + " is not loaded");
+    p.slot->requires_grad_(requires_grad);
+    ++n;
+  }
+  return n;
 }
 
 void Module::visit(const std::function<void(const std::string&, Module&)>& fn, const std::string& prefix) {
@@ -29,7 +70,7 @@ void Module::visit(const std::function<void(const std::string&, Module&)>& fn, c
 
 int64_t Module::num_parameters() const {
   int64_t n = 0;
-  for (const auto& p : parameters()) {
+  for (const auto& p : state_entries()) {
     int64_t e = 1;
     for (auto s : p.shape) e *= s;
     n += e;
@@ -82,7 +123,7 @@ void require_ok(const LoadReport& report, const std::string& what) {
 LoadReport compare_shapes(const Module& m, const std::map<std::string, std::vector<int64_t>>& shapes) {
   LoadReport r;
   std::set<std::string> declared;
-  for (const auto& p : m.parameters()) {
+  for (const auto& p : m.state_entries()) {
     declared.insert(p.name);
     auto it = shapes.find(p.name);
     if (it == shapes.end()) {
@@ -99,7 +140,7 @@ LoadReport compare_shapes(const Module& m, const std::map<std::string, std::vect
 LoadReport load_state_dict(Module& m, const TensorMap& state, const LoadOptions& opt) {
   LoadReport r;
   std::set<std::string> declared;
-  for (const auto& p : m.parameters()) {
+  for (const auto& p : m.state_entries()) {
     declared.insert(p.name);
     auto it = state.find(p.name);
     if (it == state.end()) {

@@ -22,6 +22,7 @@ struct ParamInfo {
   std::vector<int64_t> shape;   // expected shape
   bool floating = true;         // converted to the model dtype on load
   at::Tensor* slot = nullptr;   // where the loaded tensor goes
+  bool buffer = false;          // a buffer (pe, position_ids): loaded, never trained
 };
 
 class Module {
@@ -31,19 +32,31 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  // Every parameter/buffer below this module, depth first, in declaration order.
+  // Every parameter and buffer below this module (the checkpoint's keys),
+  // depth first, in declaration order: what loading and shape checks use.
+  std::vector<ParamInfo> state_entries(const std::string& prefix = "") const;
+  // The parameters only (buffers excluded), in the same order.
   std::vector<ParamInfo> parameters(const std::string& prefix = "") const;
+  // The buffers only.
+  std::vector<ParamInfo> buffers(const std::string& prefix = "") const;
+  // Loaded parameters whose tensor requires grad (what an optimiser updates).
+  std::vector<ParamInfo> trainable_parameters() const;
 
   // Visits every descendant module (including this one) with its dotted path.
   void visit(const std::function<void(const std::string&, Module&)>& fn, const std::string& prefix = "");
 
-  // Total number of elements declared.
+  // Total number of elements declared (parameters and buffers: the
+  // checkpoint's count).
   int64_t num_parameters() const;
 
  protected:
   // Declares a tensor slot; `slot` must live as long as the module (a member).
   void register_parameter(const std::string& name, at::Tensor* slot, std::vector<int64_t> shape,
                           bool floating = true);
+  // Declares a buffer: a checkpoint tensor loaded like a parameter (missing,
+  // unexpected and mis-shaped keys are reported the same way) that is not
+  // among parameters() and never requires grad.
+  void register_buffer(const std::string& name, at::Tensor* slot, std::vector<int64_t> shape, bool floating = true);
   // Declares (and takes ownership of) a child module.
   template <class M>
   M* register_module(const std::string& name, std::unique_ptr<M> child) {
@@ -58,7 +71,10 @@ class Module {
     std::vector<int64_t> shape;
     bool floating;
     at::Tensor* tensor;
+    bool buffer;
   };
+  enum class Which { kAll, kParameters, kBuffers };
+  void collect(std::vector<ParamInfo>& out, const std::string& prefix, Which which) const;
   std::vector<Slot> params_;
   std::vector<std::pair<std::string, std::unique_ptr<Module>>> children_;
 };
@@ -105,6 +121,14 @@ LoadReport load_state_dict(Module& m, const TensorMap& state, const LoadOptions&
 // Compares declared keys/shapes against a key->shape listing (manifest or a
 // file header) without touching any tensor data.
 LoadReport compare_shapes(const Module& m, const std::map<std::string, std::vector<int64_t>>& shapes);
+
+// Sets requires_grad on every loaded parameter whose dotted name starts with
+// one of `prefixes` ("" matches all; e.g. {"down_blocks.0.motion_modules."}
+// or AnimateDiff's trainable_modules matched anywhere with match_anywhere).
+// Buffers are never touched. Returns how many parameters were set; throws
+// ma::Error if a matching parameter is not loaded yet.
+size_t set_requires_grad(Module& m, const std::vector<std::string>& prefixes, bool requires_grad,
+                         bool match_anywhere = false);
 
 // Formats a shape as "[a, b, c]".
 std::string shape_str(at::IntArrayRef shape);

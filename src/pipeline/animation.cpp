@@ -9,8 +9,8 @@
 #include <cmath>
 
 #include "pipeline/context_windows.h"
-#include "pipeline/control_residual_cache.h"
 #include "pipeline/ddim.h"
+#include "pipeline/denoise_windows.h"
 #include "pipeline/model_loading.h"
 #include "util/cpu_allocator.h"
 #include "util/dtype.h"
@@ -59,16 +59,7 @@ EngineModels load_engine_models(const ModelPaths& paths, const EngineOptions& op
   require_dtype_supported(options.dtype, options.device);
   configure_threads(options.threads);
   enable_allocation_cache();  // before loading, so weights come from it too
-  c10::InferenceMode inference;
-  const TensorOptions weights{options.dtype, options.device};
-  EngineModels models;
-  models.tokenizer = load_tokenizer(paths);
-  models.text_encoder = load_text_encoder(paths, weights);
-  models.vae = load_vae(paths, weights);
-  models.appearance_encoder = load_appearance_encoder(paths, weights);
-  models.controlnet = load_controlnet(paths, weights);
-  models.unet = load_unet3d(paths, weights, MotionModuleConfig{});
-  return models;
+  return load_models(paths, TensorOptions{options.dtype, options.device}, /*for_inference=*/true);
 }
 
 }  // namespace
@@ -177,40 +168,31 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
     m.models.appearance_encoder->forward(ref_latents, t, text_cond, 1, nullptr, &bank);
     bank.start_read();
 
-    // 5b. ControlNet residuals on the conditional text, in the original's
-    // blocks of `context` frames, computed as the windows first need them.
-    ControlResidualCache residuals(windows, padded, p.context, [&](int64_t start, int64_t end) {
-      return m.models.controlnet->forward(latents.slice(0, start, end), t, text_cond, cond_images.slice(0, start, end));
-    });
-
-    // 5c. The 3D UNet over overlapping windows, both guidance halves per
-    // window (the UNet runs them in turn); predictions are summed per frame
-    // and averaged.
-    at::Tensor sum_uncond = at::zeros_like(latents), sum_cond = at::zeros_like(latents);
-    at::Tensor counter = at::zeros({padded, 1, 1, 1}, latents.options());
-    for (size_t wi = 0; wi < windows.size(); ++wi) {
-      const Window& win = windows[wi];
-      const int64_t n = static_cast<int64_t>(win.size());
-      at::Tensor idx = at::tensor(win, at::TensorOptions().dtype(at::kLong)).to(m.options.device);
-      at::Tensor x = latents.index_select(0, idx);
-      ControlResiduals window_res = residuals.for_window(wi);
-      at::Tensor pred = m.models.unet->forward(at::cat({x, x}, 0), t, text, n, &window_res, &bank, true);
-      sum_uncond.index_add_(0, idx, pred.slice(0, 0, n));
-      sum_cond.index_add_(0, idx, pred.slice(0, n));
-      counter.index_add_(0, idx, at::ones({n, 1, 1, 1}, counter.options()));
+    // 5b/5c. ControlNet residuals and the 3D UNet over overlapping windows,
+    // both guidance halves per window (the UNet runs them in turn);
+    // predictions are summed per frame and averaged.
+    DenoiseInputs in;
+    in.unet = m.models.unet.get();
+    in.controlnet = m.models.controlnet.get();
+    in.latents = latents;
+    in.cond_images = cond_images;
+    in.text_cond = text_cond;
+    in.text = text;
+    in.timestep = t;
+    in.block = p.context;
+    in.bank = &bank;
+    WindowSums sums = denoise_windows(in, windows, [&](size_t wi) {
       check_cancel();
-
       ProgressEvent e{"denoise", i + 1, p.steps, static_cast<int64_t>(wi) + 1, static_cast<int64_t>(windows.size()), 0, -1};
       const int64_t done = i * static_cast<int64_t>(windows.size()) + static_cast<int64_t>(wi) + 1;
       const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
       e.eta_s = elapsed / static_cast<double>(done) * static_cast<double>(total_windows - done);
       emit(e);
-    }
+    });
     bank.clear();
 
     // 5d. Classifier-free guidance and the DDIM step.
-    at::Tensor uncond = sum_uncond / counter, cond = sum_cond / counter;
-    at::Tensor guided = uncond + p.guidance * (cond - uncond);
+    at::Tensor guided = sums.guided(p.guidance);
     record(step_name + ".noise_pred_guided", to_video_layout(guided));
     latents = m.scheduler.step(guided, timesteps[i], latents, p.steps);
     record(step_name + ".latents_out", to_video_layout(latents));

@@ -7,12 +7,12 @@
 
 #include <vector>
 
+#include "diffusion/noise_schedule.h"
+
 namespace ma {
 
 struct DdimConfig {
-  int64_t train_timesteps = 1000;
-  double beta_start = 0.00085, beta_end = 0.012;
-  bool scaled_linear = false;  // beta_schedule "scaled_linear" instead of "linear"
+  NoiseScheduleConfig schedule;  // the betas (diffusion/noise_schedule.h)
   int64_t steps_offset = 1;
   bool set_alpha_to_one = true;
 };
@@ -24,10 +24,11 @@ class DdimScheduler {
   std::vector<int64_t> timesteps(int64_t steps) const;
   // x_t -> x_{t-1} given the guided noise prediction (eta = 0).
   at::Tensor step(const at::Tensor& noise_pred, int64_t timestep, const at::Tensor& sample, int64_t steps) const;
+  const NoiseSchedule& schedule() const { return schedule_; }
 
  private:
   DdimConfig config_;
-  at::Tensor alphas_cumprod_;  // float32 [train_timesteps]
+  NoiseSchedule schedule_;
 };
 
 }  // namespace ma

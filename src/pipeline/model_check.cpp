@@ -22,7 +22,7 @@ void add_problems(PartCheck& check, const std::string& message) {
 }
 
 void scan(PartCheck& check, const nn::Module& module, bool values) {
-  for (const auto& p : module.parameters()) {
+  for (const auto& p : module.state_entries()) {
     ++check.tensors;
     check.parameters += p.slot->numel();
     if (values && p.floating && !at::isfinite(*p.slot).all().item<bool>())

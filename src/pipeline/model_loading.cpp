@@ -1,5 +1,9 @@
 #include "pipeline/model_loading.h"
 
+#include <c10/core/InferenceMode.h>
+
+#include <optional>
+
 #include "io/weights.h"
 #include "models/load.h"
 #include "util/error.h"
@@ -45,6 +49,19 @@ std::unique_ptr<UNetModel> load_unet3d(const ModelPaths& paths, const TensorOpti
   }
   load_module(*model, state, options, paths.unet_weights + " + " + paths.motion_module);
   return model;
+}
+
+EngineModels load_models(const ModelPaths& paths, const TensorOptions& weights, bool for_inference) {
+  std::optional<c10::InferenceMode> inference;
+  if (for_inference) inference.emplace();
+  EngineModels models;
+  models.tokenizer = load_tokenizer(paths);
+  models.text_encoder = load_text_encoder(paths, weights);
+  models.vae = load_vae(paths, weights);
+  models.appearance_encoder = load_appearance_encoder(paths, weights);
+  models.controlnet = load_controlnet(paths, weights);
+  models.unet = load_unet3d(paths, weights, MotionModuleConfig{});
+  return models;
 }
 
 }  // namespace ma

@@ -9,6 +9,7 @@
 #include "models/clip_text_model.h"
 #include "models/controlnet.h"
 #include "models/unet.h"
+#include "pipeline/animation.h"
 #include "text/clip_tokenizer.h"
 
 namespace ma {
@@ -22,5 +23,12 @@ std::unique_ptr<ControlNetModel> load_controlnet(const ModelPaths& paths, const 
 // every key of the 3D tree is accounted for exactly once.
 std::unique_ptr<UNetModel> load_unet3d(const ModelPaths& paths, const TensorOptions& options,
                                        const MotionModuleConfig& motion = {});
+
+// Every model of a pretrained_models folder in `weights`' dtype and device.
+// for_inference: loaded under c10::InferenceMode (what the engine runs
+// with). false: plain tensors, so a trainer can set requires_grad on some
+// (nn::set_requires_grad) and run the frozen parts under at::NoGradGuard;
+// InferenceMode tensors would be refused by autograd.
+EngineModels load_models(const ModelPaths& paths, const TensorOptions& weights, bool for_inference = true);
 
 }  // namespace ma

@@ -27,7 +27,7 @@ namespace {
 using bench::FlopCounter;
 
 void randomize(nn::Module& m) {
-  for (const auto& p : m.parameters()) *p.slot = at::randn(p.shape) * 0.1;
+  for (const auto& p : m.state_entries()) *p.slot = at::randn(p.shape) * 0.1;
 }
 
 TEST(FlopCounter, LinearIsTwiceMultiplyAdds) {
@@ -150,7 +150,7 @@ TEST(BenchModels, FullSizeTextEncoderMatchesTheRealCheckpoint) {
 TEST(BenchModels, RandomStateCoversEveryParameter) {
   ClipTextModel text(test::models_dir() + "/stable-diffusion-v1-5/text_encoder/config.json");
   TensorMap state = bench::random_state(text, TensorOptions{at::kBFloat16, at::kCPU}, 3);
-  const auto params = text.parameters();
+  const auto params = text.state_entries();
   ASSERT_EQ(state.size(), params.size());
   for (const auto& p : params) {
     ASSERT_TRUE(state.count(p.name)) << p.name;

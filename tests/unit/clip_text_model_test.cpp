@@ -119,7 +119,7 @@ TEST(ClipTextModel, FullSizeTreeMatchesManifest) {
   nn::LoadReport report = nn::compare_shapes(m, shapes);
   EXPECT_TRUE(report.ok()) << report.describe("manifest");
   EXPECT_EQ(m.num_parameters(), manifest.at("num_params").get<int64_t>());
-  for (const auto& p : m.parameters()) EXPECT_FALSE(p.slot->defined()) << p.name << " was allocated";
+  for (const auto& p : m.state_entries()) EXPECT_FALSE(p.slot->defined()) << p.name << " was allocated";
 }
 
 TEST(ClipTextModel, TinyTreeMatchesCheckpointHeader) {

@@ -39,7 +39,7 @@ TEST(Manifest, MotionModuleKeysAreTheTemporalPart) {
   UNetModel unet(UNetConfig::from_json(sd15_unet_config(), "sd15"), UNetKind::kVideo);
   auto motion = manifest("temporal_attention");
   size_t found = 0;
-  for (const auto& p : unet.parameters())
+  for (const auto& p : unet.state_entries())
     if (p.name.find("motion_modules") != std::string::npos) {
       ++found;
       auto it = motion.find(p.name);

@@ -1,0 +1,46 @@
+#include "pipeline/denoise_windows.h"
+
+#include "pipeline/control_residual_cache.h"
+
+namespace ma {
+
+void WindowSums::add(const WindowSums& other) {
+  sum_uncond = sum_uncond + other.sum_uncond;
+  sum_cond = sum_cond + other.sum_cond;
+  count = count + other.count;
+}
+
+at::Tensor WindowSums::guided(double guidance) const {
+  at::Tensor uncond = sum_uncond / count, cond = sum_cond / count;
+  return uncond + guidance * (cond - uncond);
+}
+
+WindowSums denoise_windows(const DenoiseInputs& in, const std::vector<Window>& subset,
+                           const std::function<void(size_t)>& after_window) {
+  const at::Tensor& latents = in.latents;
+  const int64_t frames = latents.size(0);
+  // ControlNet residuals on the conditional text, in the original's blocks
+  // of `block` frames (the same batches whichever windows ask for them),
+  // computed as this subset's windows first need them.
+  ControlResidualCache residuals(subset, frames, in.block, [&](int64_t start, int64_t end) {
+    return in.controlnet->forward(latents.slice(0, start, end), in.timestep, in.text_cond,
+                                  in.cond_images.slice(0, start, end));
+  });
+  WindowSums sums{at::zeros_like(latents), at::zeros_like(latents), at::zeros({frames, 1, 1, 1}, latents.options())};
+  for (size_t wi = 0; wi < subset.size(); ++wi) {
+    const Window& win = subset[wi];
+    const int64_t n = static_cast<int64_t>(win.size());
+    at::Tensor idx = at::tensor(win, at::TensorOptions().dtype(at::kLong)).to(latents.device());
+    at::Tensor x = latents.index_select(0, idx);
+    ControlResiduals window_res = residuals.for_window(wi);
+    at::Tensor pred = in.unet->forward(at::cat({x, x}, 0), in.timestep, in.text, n, &window_res, in.bank,
+                                       /*cfg_halves=*/true);
+    sums.sum_uncond.index_add_(0, idx, pred.slice(0, 0, n));
+    sums.sum_cond.index_add_(0, idx, pred.slice(0, n));
+    sums.count.index_add_(0, idx, at::ones({n, 1, 1, 1}, sums.count.options()));
+    if (after_window) after_window(wi);
+  }
+  return sums;
+}
+
+}  // namespace ma

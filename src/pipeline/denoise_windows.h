@@ -1,0 +1,45 @@
+// One denoising step's window loop as a function over any subset of the
+// step's windows: it returns per-frame sums of the two guidance halves'
+// noise predictions and how many windows covered each frame, so that ranks
+// can each run a share of the windows and all-reduce the sums before the
+// step divides them (Animator::animate runs every window in one call).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <vector>
+
+#include "models/controlnet.h"
+#include "models/unet.h"
+#include "pipeline/context_windows.h"
+
+namespace ma {
+
+struct WindowSums {
+  at::Tensor sum_uncond, sum_cond;  // [F, C, h, w]
+  at::Tensor count;                 // [F, 1, 1, 1]: windows that covered each frame
+  // Adds another share's sums (an all-reduce of two ranks).
+  void add(const WindowSums& other);
+  // The guided prediction uncond + guidance * (cond - uncond) of the averages.
+  at::Tensor guided(double guidance) const;
+};
+
+struct DenoiseInputs {
+  const UNetModel* unet = nullptr;            // the kVideo UNet
+  const ControlNetModel* controlnet = nullptr;
+  at::Tensor latents;       // [F, C, h, w], F a multiple of `block`
+  at::Tensor cond_images;   // [F, 3, H, W] in [0, 1]
+  at::Tensor text_cond;     // [1, M, D]
+  at::Tensor text;          // [2, M, D]: [uncond; cond]
+  double timestep = 0;
+  int64_t block = 16;       // ControlNet's frame blocks (the context length)
+  nn::ReferenceBank* bank = nullptr;  // read by the conditional half
+};
+
+// Runs `subset` (windows of the step, in order), both guidance halves per
+// window; after each window calls `after_window(i)` (i: its index in
+// subset), which may throw to cancel.
+WindowSums denoise_windows(const DenoiseInputs& in, const std::vector<Window>& subset,
+                           const std::function<void(size_t)>& after_window = {});
+
+}  // namespace ma
