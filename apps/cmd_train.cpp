@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <deque>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -149,16 +150,22 @@ Action add_train_command(CLI::App& app) {
     cb.info = [&](const std::string& s) { rep.info(s); };
     double total_seconds = 0;
     int64_t timed = 0;
+    std::deque<double> recent;  // the running loss: mean of the last 20 steps
+    double recent_sum = 0;
     cb.step = [&](const train::StepReport& r) {
       total_seconds += r.seconds;
       ++timed;
+      recent.push_back(r.loss), recent_sum += r.loss;
+      if (recent.size() > 20) recent_sum -= recent.front(), recent.pop_front();
+      const double running = recent_sum / static_cast<double>(recent.size());
       const double eta = total_seconds / static_cast<double>(timed) * static_cast<double>(r.steps - r.step);
-      rep.json({{"event", "step"}, {"step", r.step}, {"steps", r.steps}, {"loss", r.loss}, {"lr", r.lr},
+      rep.json({{"event", "step"}, {"step", r.step}, {"steps", r.steps}, {"loss", r.loss}, {"running_loss", running},
+                {"lr", r.lr},
                 {"grad_norm", r.grad_norm}, {"seconds", r.seconds}, {"eta_s", eta}, {"kind", r.kind}});
       if (mode == cli::LogMode::normal) {
         char line[256];
-        std::snprintf(line, sizeof line, "step %lld/%lld  loss %.5f  lr %.2e  |g| %.3f  %.2f s/step  ETA %s  [%s]",
-                      static_cast<long long>(r.step), static_cast<long long>(r.steps), r.loss, r.lr, r.grad_norm,
+        std::snprintf(line, sizeof line, "step %lld/%lld  loss %.5f (running %.5f)  lr %.2e  |g| %.3f  %.2f s/step  ETA %s  [%s]",
+                      static_cast<long long>(r.step), static_cast<long long>(r.steps), r.loss, running, r.lr, r.grad_norm,
                       r.seconds, cli::format_duration(eta).c_str(), r.kind.c_str());
         std::cerr << line << "\n";
       }

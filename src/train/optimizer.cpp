@@ -98,7 +98,6 @@ void Optimizer::load_state(const TensorMap& state) {
       if (it == state.end()) throw Error("optimiser state has no " + what + " for " + p.name);
       return it->second;
     };
-    if (!state.count("step." + p.name)) continue;  // saved before its first update
     auto s = std::make_unique<torch::optim::AdamWParamState>();
     s->step(get("step").item<int64_t>());
     at::Tensor m = get("exp_avg"), v = get("exp_avg_sq");

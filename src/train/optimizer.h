@@ -48,8 +48,9 @@ class Optimizer {
 
   // "exp_avg.<name>", "exp_avg_sq.<name>", "step.<name>" (int64 scalar).
   TensorMap state() const;
-  // Restores state(); every parameter's entries must be present and shaped
-  // like it (ma::Error naming the first that is not).
+  // Restores state() (saved after at least one update); every parameter's
+  // entries must be present and shaped like it (ma::Error naming the first
+  // that is not).
   void load_state(const TensorMap& state);
 
   const std::vector<NamedParameter>& parameters() const { return params_; }

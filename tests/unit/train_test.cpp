@@ -317,8 +317,8 @@ TEST(Gradients, MatchFiniteDifferencesInFloat64) {
       if (info.name == p.name) slot = info.slot;
     ASSERT_NE(slot, nullptr) << p.name;
     *slot = slot->detach().clone().requires_grad_(true);
-    at::Tensor y = f();
-    const at::Tensor grad = at::autograd::grad({y}, {*slot})[0];
+    f().backward();
+    const at::Tensor grad = slot->grad().clone();
     *slot = slot->detach();
     at::NoGradGuard no_grad;
     for (int64_t k : {int64_t{0}, slot->numel() / 2, slot->numel() - 1}) {
@@ -343,7 +343,10 @@ TEST(Gradients, MatchFiniteDifferencesInFloat64) {
 // models (tests/data/gen/make_train_step_case.py). The same inputs through
 // train::diffusion_loss must give the same loss and per-part gradient norms
 // within 1e-5 relative (float32 sums in a different order differ by ~1e-7),
-// and the probed gradient tensors within 1e-4 of their scale.
+// and the probed gradient tensors within 1e-4 of their scale, 1e-3 for the
+// appearance encoder's: its gradient passes the bank's fp16 hand-off (the
+// original's .to(float16)), where float32 differences of 1e-7 between the two
+// implementations can flip an fp16 rounding (a relative step of 2^-11).
 double global_norm(const std::vector<at::Tensor>& params) {
   double sum = 0;
   for (const auto& p : params)
@@ -388,7 +391,7 @@ TEST(TrainStepParity, Stage1MatchesTheOriginal) {
   EXPECT_NEAR(global_norm(ctl_params), gc, 1e-5 * gc);
   for (const auto& [key, expected] : c) {
     if (key.rfind("out.grad.appearance_encoder.", 0) == 0)
-      test::expect_close(grad_of(*app, key.substr(28)), expected, 1e-4, key);
+      test::expect_close(grad_of(*app, key.substr(28)), expected, 1e-3, key);
     if (key.rfind("out.grad.controlnet.", 0) == 0) test::expect_close(grad_of(*ctl, key.substr(20)), expected, 1e-4, key);
   }
 }
@@ -428,6 +431,7 @@ train::TrainOptions tiny(const std::string& data, const std::string& out, int st
   o.save_every = 0;
   o.optim.lr = 1e-3;
   o.seed = 7;
+  o.threads = 1;  // bit-exact comparisons need one thread count; one is also fastest on a busy machine
   return o;
 }
 
@@ -499,8 +503,9 @@ TEST(Trainer, DroppedReferenceGivesTheAppearanceEncoderNoGradient) {
   const auto before = snapshot(t.all_parameters());
   EXPECT_EQ(t.train_step().kind, "ref-dropped");
   for (const auto& p : t.all_parameters()) {
-    if (starts_with(p.name, "appearance_encoder."))
+    if (starts_with(p.name, "appearance_encoder.")) {
       EXPECT_TRUE(before.at(p.name).equal(p.tensor.detach())) << p.name << " moved without a gradient";
+    }
   }
   bool controlnet_moved = false;
   for (const auto& p : t.all_parameters())
@@ -551,9 +556,9 @@ TEST(Trainer, ResumeEqualsStraightRun) {
     const fs::path a = fs::path(straight.path()) / "checkpoint-4", b = fs::path(split.path()) / "checkpoint-4";
     int compared = 0;
     for (const auto& e : fs::recursive_directory_iterator(a)) {
-      if (e.is_symlink() || e.path().extension() != ".safetensors") continue;
+      if (e.is_symlink() || (e.path().extension() != ".safetensors" && e.path().extension() != ".ckpt")) continue;
       const auto rel = fs::relative(e.path(), a);
-      const TensorMap x = load_safetensors(e.path().string()), y = load_safetensors((b / rel).string());
+      const TensorMap x = load_weights_as_stored(e.path().string()), y = load_weights_as_stored((b / rel).string());
       ASSERT_EQ(x.size(), y.size()) << rel;
       for (const auto& [k, v] : x) EXPECT_TRUE(v.equal(y.at(k))) << rel << " " << k << " stage " << stage;
       ++compared;
