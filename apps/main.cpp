@@ -8,7 +8,7 @@
 #include "util/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"magicanimate.cpp - MagicAnimate in native C++ (animate, inspect, check-models, bench, serve)",
+  CLI::App app{"magicanimate.cpp - MagicAnimate in native C++ (animate, inspect, check-models, bench, serve, train)",
                "magicanimate"};
   app.require_subcommand(1);
   // Bad options get one line, like every other error.
@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
                               {"serve", ma::app::add_serve_command},
                               {"densepose", ma::app::add_densepose_command},
                               {"eval", ma::app::add_eval_command},
-                              {"synth", ma::app::add_synth_command}};
+                              {"synth", ma::app::add_synth_command},
+                              {"train", ma::app::add_train_command}};
   std::vector<std::pair<CLI::App*, ma::app::Action>> actions;
   for (const Command& c : commands) {
     ma::app::Action act = c.add(app);

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh -DMA_BUILD_TESTS=ON
-(cd "${MA_BUILD_DIR:-build}" && ctest --output-on-failure -j"$(nproc)" --timeout 1500)
+(cd "${MA_BUILD_DIR:-build}" && ctest --output-on-failure -j"$(nproc)" --timeout 1500 \
+  $([[ "${MA_SLOW:-0}" == 1 ]] || echo -LE slow))
 if [[ -x scripts/fuzz.sh && "${MA_SKIP_FUZZ:-0}" != 1 ]]; then
   bash scripts/fuzz.sh "${MA_FUZZ_SECONDS:-15}"
 fi

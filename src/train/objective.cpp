@@ -1,0 +1,39 @@
+#include "train/objective.h"
+
+#include "nn/reference_bank.h"
+
+namespace ma::train {
+
+at::Tensor diffusion_loss(const ObjectiveModels& m, const NoiseSchedule& schedule, const ObjectiveInputs& in) {
+  const int64_t frames = in.z0.size(0);
+  at::Tensor zt;
+  {
+    at::NoGradGuard frozen;  // the forward process: z_t = sqrt(a_t) z0 + sqrt(1 - a_t) eps
+    zt = schedule.add_noise(in.z0, in.noise, in.t);
+  }
+  const at::Tensor timestep = in.t.to(at::kFloat);
+
+  // The appearance encoder banks the clean reference at the same t (as at
+  // inference); a dropped reference leaves the bank empty: the uncond path.
+  nn::ReferenceBank bank;
+  if (!in.ref_dropped) {
+    at::AutoGradMode grad(m.grad_appearance_encoder);
+    bank.start_write();
+    m.appearance_encoder->forward(in.ref_latents, timestep, in.text, 1, nullptr, &bank);
+    bank.start_read();
+  }
+
+  // DensePose ControlNet residuals, one set per frame.
+  ControlResiduals residuals;
+  {
+    at::AutoGradMode grad(m.grad_controlnet);
+    residuals = m.controlnet->forward(zt, timestep, in.text, in.pose);
+  }
+
+  // The denoiser over the clip, reading the bank in its mid and up blocks.
+  const at::Tensor pred =
+      m.unet->forward(zt, timestep, in.text, frames, &residuals, in.ref_dropped ? nullptr : &bank);
+  return at::mse_loss(pred.to(at::kFloat), in.noise.to(at::kFloat));
+}
+
+}  // namespace ma::train

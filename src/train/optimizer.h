@@ -1,0 +1,64 @@
+// The trainer's optimiser: torch::optim::AdamW (betas 0.9 / 0.999, eps 1e-8)
+// over exactly the trainable parameters, a linear warmup then a constant
+// learning rate, and clipping by the global gradient norm. Its state (the
+// moments and step of every parameter) is exported by parameter name, so a
+// checkpoint does not depend on tensor addresses.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/tensor_map.h"
+
+namespace torch::optim {
+class AdamW;
+}
+
+namespace ma::train {
+
+struct NamedParameter {
+  std::string name;   // "<part>.<checkpoint key>", e.g. "controlnet.conv_in.weight"
+  at::Tensor tensor;  // the module's own slot tensor (requires_grad)
+};
+
+struct OptimizerOptions {
+  double lr = 1e-5;
+  int64_t warmup = 0;          // optimiser steps of linear warmup
+  double weight_decay = 0.01;
+  double clip_grad = 1.0;      // max global norm; <= 0: no clipping
+};
+
+class Optimizer {
+ public:
+  Optimizer(std::vector<NamedParameter> params, const OptimizerOptions& options);
+  ~Optimizer();
+
+  // The learning rate of optimiser step `step` (0-based): lr * (step+1)/warmup
+  // during the warmup, lr afterwards.
+  double lr_at(int64_t step) const;
+
+  // Clips the accumulated gradients, applies update `step` (0-based) and
+  // zeroes the gradients. Returns the global gradient norm before clipping.
+  double step(int64_t step);
+
+  // Global L2 norm of the current gradients (missing gradients count as zero).
+  double grad_norm() const;
+
+  void zero_grad();
+
+  // "exp_avg.<name>", "exp_avg_sq.<name>", "step.<name>" (int64 scalar).
+  TensorMap state() const;
+  // Restores state() (saved after at least one update); every parameter's
+  // entries must be present and shaped like it (ma::Error naming the first
+  // that is not).
+  void load_state(const TensorMap& state);
+
+  const std::vector<NamedParameter>& parameters() const { return params_; }
+
+ private:
+  std::vector<NamedParameter> params_;
+  OptimizerOptions options_;
+  std::unique_ptr<torch::optim::AdamW> adamw_;
+};
+
+}  // namespace ma::train

@@ -1,0 +1,501 @@
+#include "train/trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "diffusion/noise_schedule.h"
+#include "io/atomic_file.h"
+#include "io/config.h"
+#include "io/video.h"
+#include "io/weights.h"
+#include "models/load.h"
+#include "pipeline/animation.h"
+#include "pipeline/model_loading.h"
+#include "train/checkpoint.h"
+#include "train/init.h"
+#include "train/loss_plot.h"
+#include "train/objective.h"
+#include "util/dtype.h"
+#include "util/error.h"
+#include "util/threads.h"
+
+namespace ma::train {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr int64_t kLatentFactor = 8;
+
+// uint8 [N, H, W, 3] -> the VAE's input [N, 3, H, W] in [-1, 1] (as encode_reference scales).
+at::Tensor to_vae_input(const at::Tensor& u8, const at::TensorOptions& opt) {
+  return (u8.permute({0, 3, 1, 2}).to(at::kFloat).to(opt) / 127.5 - 1).contiguous();
+}
+// uint8 [N, H, W, 3] -> the ControlNet's condition [N, 3, H, W] in [0, 1] (as inference).
+at::Tensor to_condition(const at::Tensor& u8, const at::TensorOptions& opt) {
+  return (u8.permute({0, 3, 1, 2}).to(at::kFloat).to(opt) / 255.0).contiguous();
+}
+
+// The torch generator of sample (step, slot): the same counter-based stream
+// as the data order, so resuming needs no generator state.
+at::Generator sample_generator(uint64_t seed, int64_t step, int64_t slot) {
+  std::mt19937_64 stream = data::sample_stream(seed ^ 0x9e3779b97f4a7c15ull, step, slot);
+  return at::detail::createCPUGenerator(stream());
+}
+
+bool has_part_files(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_regular_file(dir / "config.json", ec);
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string> kPartNames = {"appearance_encoder", "controlnet", "unet", "motion_modules"};
+
+std::vector<std::string> default_trainable(int stage) {
+  if (stage == 1) return {"appearance_encoder", "controlnet"};
+  return {"motion_modules"};
+}
+
+void validate(const TrainOptions& o) {
+  data::validate(o.sampler);
+  if (o.data.empty()) throw Error("--data is required");
+  if (o.out.empty()) throw Error("--out is required");
+  if (o.width <= 0 || o.height <= 0 || o.width % kLatentFactor || o.height % kLatentFactor)
+    throw Error("size " + std::to_string(o.width) + "x" + std::to_string(o.height) + " must be positive multiples of 8");
+  if (o.batch < 1) throw Error("--batch must be at least 1");
+  if (o.grad_accum < 1) throw Error("--grad-accum must be at least 1");
+  if (o.steps < 1) throw Error("--steps must be at least 1");
+  if (o.save_every < 0) throw Error("--save-every must be >= 0");
+  if (o.keep < 0) throw Error("--keep must be >= 0");
+  if (o.validate_every < 0) throw Error("--validate-every must be >= 0");
+  if (o.gradient_checkpointing) throw Error("--gradient-checkpointing is not implemented yet");
+  if (o.sampler.stage == 2 && o.sampler.frames > 24)
+    throw Error("--frames " + std::to_string(o.sampler.frames) + ": the motion modules take at most 24 frames");
+  for (const auto& part : o.trainable) {
+    if (std::find(kPartNames.begin(), kPartNames.end(), part) == kPartNames.end())
+      throw Error("--trainable: unknown part '" + part + "' (parts: " + join(kPartNames, ", ") + ")");
+    if (part == "motion_modules" && o.sampler.stage == 1)
+      throw Error("--trainable motion_modules: stage 1 has no temporal layers (use --stage 2)");
+  }
+}
+
+struct Trainer::Impl {
+  TrainOptions o;
+  TrainCallbacks cb;
+  data::Dataset dataset;
+  std::vector<int64_t> lengths;
+  std::string models_dir;  // where the weights came from (the checkpoint on resume)
+  ModelPaths paths;
+  nlohmann::json appearance_config, controlnet_config, unet_config;
+  std::set<std::string> trainable, written;  // parts trained / written at every save
+  NoiseSchedule schedule;
+  TensorOptions weights;
+  at::Tensor text;  // [1, 77, D]: the prompt's embedding, computed once
+  std::unique_ptr<AutoencoderKL> vae;
+  std::unique_ptr<UNetModel> appearance, unet;
+  std::unique_ptr<ControlNetModel> controlnet;
+  std::unique_ptr<Optimizer> optimizer;
+  int64_t step = 0;
+  std::vector<std::pair<int64_t, double>> history;  // (step, loss) for loss.svg
+  std::vector<std::string> journal;                 // train.jsonl lines, rewritten on resume
+  bool journal_synced = false;                      // train.jsonl rewritten by this process yet
+
+  void info(const std::string& s) const {
+    if (cb.info) cb.info(s);
+  }
+  bool trains(const std::string& part) const { return trainable.count(part) > 0; }
+
+  // ---- setup ---------------------------------------------------------------
+  void resolve_models();
+  void load_models();
+  void select_trainable();
+  void restore(const std::string& checkpoint);
+
+  // ---- the objective ---------------------------------------------------------
+  double train_sample(const data::SamplePlan& s, at::Generator& gen, double weight);
+
+  void validate(const std::string& checkpoint) const;
+
+  CheckpointContent checkpoint_content() const;
+  nlohmann::json state_json() const;
+};
+
+// The models folder's parts, noting which ones must be initialised (paper §3):
+// appearance encoder / ControlNet from the base UNet, motion modules fresh.
+void Trainer::Impl::resolve_models() {
+  const fs::path root(models_dir);
+  ModelPathOverrides ov = o.resume.empty() ? o.parts : ModelPathOverrides{};
+  const fs::path sd = ov.sd.empty() ? root / "stable-diffusion-v1-5" : fs::path(ov.sd);
+  const fs::path app = ov.appearance_encoder.empty() ? root / "MagicAnimate" / "appearance_encoder" : fs::path(ov.appearance_encoder);
+  const fs::path ctl = ov.controlnet.empty() ? root / "MagicAnimate" / "densepose_controlnet" : fs::path(ov.controlnet);
+  const fs::path mm = ov.motion_module.empty() ? root / "MagicAnimate" / "temporal_attention" / "temporal_attention.ckpt"
+                                               : fs::path(ov.motion_module);
+  const bool app_from_unet = !has_part_files(app), ctl_from_unet = !has_part_files(ctl);
+  std::error_code ec;
+  const bool have_mm = fs::is_regular_file(mm, ec);
+  // The resolver insists on every part; point the missing ones somewhere that
+  // exists and remember that they are to be initialised instead.
+  if (app_from_unet) ov.appearance_encoder = (sd / "unet").string();
+  if (ctl_from_unet) ov.controlnet = (sd / "unet").string();
+  // No motion modules and no --motion-module: fresh ones (a named file that is
+  // missing is the resolver's error, as for `animate`).
+  const bool fresh_mm = !have_mm && ov.motion_module.empty();
+  if (fresh_mm) ov.motion_module = (sd / "unet" / "config.json").string();
+  paths = resolve_model_paths(models_dir, ov);
+  unet_config = read_json_file(paths.unet_config);
+  appearance_config = app_from_unet ? unet_config : read_json_file(paths.appearance_encoder_config);
+  controlnet_config = ctl_from_unet ? controlnet_config_from_unet(unet_config) : read_json_file(paths.controlnet_config);
+  if (app_from_unet) info("appearance encoder: initialised from the base UNet (no " + app.string() + ")"), written.insert("appearance_encoder");
+  if (ctl_from_unet) info("ControlNet: initialised from the base UNet (no " + ctl.string() + ")"), written.insert("controlnet");
+  if (fresh_mm) {
+    info("motion modules: fresh, output projections zero (no " + mm.string() + ")");
+    written.insert("motion_modules");
+    paths.motion_module.clear();
+  }
+}
+
+void Trainer::Impl::load_models() {
+  weights = TensorOptions{o.dtype, at::kCPU};
+  {
+    // The prompt ("" as the release) is encoded once; the text encoder is not kept.
+    at::NoGradGuard frozen;
+    auto tokenizer = load_tokenizer(paths);
+    auto text_encoder = load_text_encoder(paths, weights);
+    text = text_encoder->forward(tokenizer->tokenize(o.prompt)).detach();
+  }
+  vae = load_vae(paths, weights);
+  const UNetConfig base = UNetConfig::from_json(unet_config, paths.unet_config);
+  const TensorMap unet_weights = load_weights(paths.unet_weights, weights);
+
+  appearance = std::make_unique<UNetModel>(UNetConfig::from_json(appearance_config, "appearance encoder"),
+                                           UNetKind::kAppearanceEncoder);
+  if (paths.appearance_encoder_weights == paths.unet_weights) {  // initialised from the base UNet
+    nn::LoadOptions lo;
+    lo.tensor = weights;
+    lo.ignore_unexpected = true;  // the encoder stops at the last banked layer
+    nn::require_ok(nn::load_state_dict(*appearance, unet_weights, lo), "appearance encoder from " + paths.unet_weights);
+  } else {
+    load_module_file(*appearance, paths.appearance_encoder_weights, weights);
+  }
+
+  controlnet = std::make_unique<ControlNetModel>(UNetConfig::from_json(controlnet_config, "controlnet"));
+  if (paths.controlnet_weights == paths.unet_weights)
+    init_controlnet_from_unet(*controlnet, unet_weights, weights, o.seed);
+  else
+    load_module_file(*controlnet, paths.controlnet_weights, weights);
+
+  if (o.sampler.stage == 1) {
+    unet = std::make_unique<UNetModel>(base, UNetKind::kImage);
+    load_module(*unet, unet_weights, weights, paths.unet_weights);
+  } else if (paths.motion_module.empty()) {
+    unet = std::make_unique<UNetModel>(base, UNetKind::kVideo);
+    nn::LoadOptions lo;
+    lo.tensor = weights;
+    lo.allow_missing = true;  // the motion modules, initialised next
+    nn::require_ok(nn::load_state_dict(*unet, unet_weights, lo), paths.unet_weights);
+    init_motion_modules(*unet, weights, o.seed);
+  } else {
+    unet = load_unet3d(paths, weights);
+  }
+}
+
+// Only the chosen parts get requires_grad (fresh copies, so no weight file's
+// mapping is ever written to); the optimiser holds exactly those.
+void Trainer::Impl::select_trainable() {
+  for (const auto& part : o.trainable.empty() ? default_trainable(o.sampler.stage) : o.trainable) trainable.insert(part);
+  std::vector<NamedParameter> params;
+  auto take = [&](const std::string& part, nn::Module& m, bool motion_only, bool skip_motion) {
+    for (const nn::ParamInfo& p : m.parameters()) {
+      const bool motion = p.name.find("motion_modules.") != std::string::npos;
+      if ((motion_only && !motion) || (skip_motion && motion)) continue;
+      *p.slot = p.slot->detach().clone().requires_grad_(true);
+      params.push_back({part + "." + p.name, *p.slot});
+    }
+  };
+  if (trains("appearance_encoder")) take("appearance_encoder", *appearance, false, false);
+  if (trains("controlnet")) take("controlnet", *controlnet, false, false);
+  if (trains("unet")) take("unet", *unet, false, true);
+  if (trains("motion_modules")) take("motion_modules", *unet, true, false);
+  optimizer = std::make_unique<Optimizer>(std::move(params), o.optim);
+}
+
+// One sample: its frames from the dataset, the frozen inputs (VAE latents,
+// pose, noise, t) from the sample's own generator, then the objective
+// (train/objective.cpp) backpropagated with `weight` (1 / samples per step).
+double Trainer::Impl::train_sample(const data::SamplePlan& s, at::Generator& gen, double weight) {
+  const auto opt = at::TensorOptions().dtype(o.dtype);
+  const auto target = dataset.load(s.clip, s.frames, o.width, o.height, s.crop);
+  const auto reference = dataset.load(s.clip, {s.ref}, o.width, o.height, s.crop);
+  ObjectiveInputs in;
+  {
+    at::NoGradGuard frozen;
+    in.z0 = vae->encode(to_vae_input(target.images, opt)).sample(gen) * kMagicAnimateLatentScale;  // [F, 4, h, w]
+    in.ref_latents = vae->encode(to_vae_input(reference.images, opt)).mean * kMagicAnimateLatentScale;
+    in.pose = to_condition(target.poses, opt);
+    in.noise = at::randn(in.z0.sizes(), gen, at::TensorOptions().dtype(at::kFloat)).to(opt);
+    in.t = at::randint(0, schedule.train_timesteps(), {1}, gen, at::TensorOptions().dtype(at::kLong));
+  }
+  in.text = text;
+  in.ref_dropped = s.ref_dropped;
+  const ObjectiveModels models{appearance.get(), controlnet.get(), unet.get(), trains("appearance_encoder"),
+                               trains("controlnet")};
+  at::Tensor loss = diffusion_loss(models, schedule, in);
+  (loss * weight).backward();
+  return loss.item<double>();
+}
+
+nlohmann::json Trainer::Impl::state_json() const {
+  nlohmann::json clips = nlohmann::json::array();
+  for (const auto& c : dataset.clips()) clips.push_back({{"name", c.name}, {"frames", c.length}});
+  return {
+      {"step", step},
+      {"seed", o.seed},
+      {"stage", o.sampler.stage},
+      {"trainable", std::vector<std::string>(trainable.begin(), trainable.end())},
+      {"written", std::vector<std::string>(written.begin(), written.end())},
+      {"options",
+       {{"width", o.width}, {"height", o.height}, {"frames", o.sampler.frames}, {"batch", o.batch},
+        {"grad_accum", o.grad_accum}, {"lr", o.optim.lr}, {"warmup", o.optim.warmup},
+        {"weight_decay", o.optim.weight_decay}, {"clip_grad", o.optim.clip_grad}, {"tau0", o.sampler.tau0},
+        {"tau1", o.sampler.tau1}, {"tau2", o.sampler.tau2}, {"ref_drop", o.sampler.ref_drop},
+        {"scaled_linear", o.scaled_linear}, {"prompt", o.prompt}}},
+      // Every random draw of sample `slot` of step `step` comes from streams
+      // seeded by (seed, step, slot): the data order and the RNG state are the
+      // step counter, nothing else needs saving.
+      {"rng", "counter-based: mt19937_64(seed_seq(seed, step, slot)) for the data, a CPU torch generator seeded from "
+              "the same triple for the VAE sample, noise and t"},
+      {"dataset", clips},
+  };
+}
+
+// --validate-every: animates the held-out clip (its first frame as the
+// reference, its first poses as the motion) with the checkpoint just saved,
+// through the inference engine itself, into OUT/validation/step-<n>.mp4 as
+// source | pose | result.
+void Trainer::Impl::validate(const std::string& checkpoint) const {
+  const size_t clip = dataset.size() - 1;
+  const int64_t frames = std::min<int64_t>(dataset.clip(clip).length, 16);
+  std::vector<int64_t> index(static_cast<size_t>(frames));
+  for (int64_t i = 0; i < frames; ++i) index[static_cast<size_t>(i)] = i;
+  const auto clip_frames = dataset.load(clip, index, o.width, o.height, data::Crop{});
+  EngineOptions engine;
+  engine.dtype = o.dtype;
+  engine.threads = o.threads;
+  Animator animator(resolve_model_paths(checkpoint), engine);
+  AnimationParams p;
+  p.width = o.width;
+  p.height = o.height;
+  p.steps = 20;
+  p.seed = o.seed;
+  p.context = std::min<int64_t>(frames, 16);
+  p.overlap = std::min<int64_t>(4, p.context - 1);
+  p.prompt = o.prompt;
+  const at::Tensor result = video_to_u8(animator.animate(clip_frames.images[0], clip_frames.poses, p));
+  std::vector<at::Tensor> grid;
+  for (int64_t i = 0; i < frames; ++i)
+    grid.push_back(make_grid_row({clip_frames.images[0], clip_frames.poses[i], result[i]}));
+  const fs::path dir = fs::path(o.out) / "validation";
+  fs::create_directories(dir);
+  const std::string path = (dir / ("step-" + std::to_string(step) + ".mp4")).string();
+  write_video(path, at::stack(grid), 25.0);
+  info("validation: wrote " + path);
+}
+
+CheckpointContent Trainer::Impl::checkpoint_content() const {
+  CheckpointContent c;
+  c.source = paths;
+  auto state_of = [](const nn::Module& m, bool motion) {
+    TensorMap out;
+    for (const nn::ParamInfo& p : m.state_entries())
+      if ((p.name.find("motion_modules.") != std::string::npos) == motion) out[p.name] = p.slot->detach();
+    return out;
+  };
+  auto wanted = [&](const std::string& part) { return trains(part) || written.count(part) > 0; };
+  if (wanted("appearance_encoder")) c.appearance_encoder = TrainedPart{appearance_config, state_of(*appearance, false)};
+  if (wanted("controlnet")) c.controlnet = TrainedPart{controlnet_config, state_of(*controlnet, false)};
+  if (wanted("unet")) c.unet = TrainedPart{unet_config, state_of(*unet, false)};
+  if (wanted("motion_modules")) {
+    if (unet->kind() == UNetKind::kVideo) {
+      c.motion_modules = state_of(*unet, true);
+    } else if (!paths.motion_module.empty()) {
+      c.motion_modules = load_weights(paths.motion_module, weights);
+    } else {
+      // Stage 1 from a folder without motion modules: the checkpoint still
+      // needs them to animate, so it gets the fresh (zero-output) ones.
+      UNetModel video(UNetConfig::from_json(unet_config, "unet"), UNetKind::kVideo);
+      init_motion_modules(video, weights, o.seed);
+      c.motion_modules = motion_module_state(video);
+    }
+  }
+  c.optimizer = optimizer->state();
+  c.state = state_json();
+  return c;
+}
+
+void Trainer::Impl::restore(const std::string& checkpoint) {
+  const nlohmann::json st = read_trainer_state(checkpoint);
+  if (st.at("stage").get<int>() != o.sampler.stage)
+    throw Error("cannot resume " + checkpoint + ": it is a stage " + std::to_string(st.at("stage").get<int>()) +
+                " checkpoint, this run is stage " + std::to_string(o.sampler.stage));
+  nlohmann::json clips = nlohmann::json::array();
+  for (const auto& c : dataset.clips()) clips.push_back({{"name", c.name}, {"frames", c.length}});
+  if (st.at("dataset") != clips)
+    throw Error("cannot resume " + checkpoint + ": the dataset differs from the one it was trained on");
+  step = st.at("step").get<int64_t>();
+  for (const auto& w : st.value("written", std::vector<std::string>{})) written.insert(w);
+  optimizer->load_state(read_optimizer_state(checkpoint));
+  // The journal up to the checkpoint's step (a run killed later left more lines).
+  std::ifstream in(fs::path(o.out) / "train.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    try {
+      const auto j = nlohmann::json::parse(line);
+      if (j.at("step").get<int64_t>() > step) break;
+      journal.push_back(line);
+      history.emplace_back(j.at("step").get<int64_t>(), j.at("loss").get<double>());
+    } catch (const std::exception&) {
+      break;  // a line cut by a crash
+    }
+  }
+}
+
+Trainer::Trainer(const TrainOptions& options, const TrainCallbacks& callbacks) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.o = options;
+  m.cb = callbacks;
+  validate(m.o);
+  require_dtype_supported(m.o.dtype, at::kCPU);
+  configure_threads(m.o.threads);
+  std::string checkpoint;
+  if (!m.o.resume.empty()) {
+    checkpoint = resolve_resume(m.o.out, m.o.resume);
+    m.o.seed = read_trainer_state(checkpoint).at("seed").get<uint64_t>();
+  } else if (fs::exists(fs::path(m.o.out) / "latest")) {
+    throw Error("--out " + m.o.out + " already holds checkpoints: continue with --resume latest or choose another folder");
+  }
+  data::ScanOptions scan;
+  scan.skip_bad = m.o.skip_bad;
+  scan.warn = [&](const std::string& w) { m.info("warning: " + w); };
+  m.dataset = data::Dataset::scan(m.o.data, scan);
+  for (const auto& c : m.dataset.clips()) m.lengths.push_back(c.length);
+  if (m.o.validate_every > 0) {
+    // The last clip is held out for --validate-every and never trained on.
+    if (m.dataset.size() < 2)
+      throw Error("--validate-every holds out the dataset's last clip: it needs at least 2 clips, found 1");
+    m.lengths.pop_back();
+    m.info("validation clip (held out): " + m.dataset.clips().back().name);
+  }
+  m.info("dataset: " + std::to_string(m.dataset.size()) + " clips");
+  NoiseScheduleConfig sc;
+  sc.scaled_linear = m.o.scaled_linear;
+  m.schedule = NoiseSchedule(sc);
+  m.models_dir = checkpoint.empty() ? m.o.models : checkpoint;
+  m.resolve_models();
+  m.load_models();
+  m.select_trainable();
+  if (!checkpoint.empty()) {
+    m.restore(checkpoint);
+    m.info("resumed from " + checkpoint + " at step " + std::to_string(m.step));
+  }
+}
+
+Trainer::~Trainer() = default;
+
+int64_t Trainer::step() const { return impl_->step; }
+
+// One optimiser step: batch x grad_accum samples, each drawn and noised from
+// its own (seed, step, slot) stream, gradients summed with weight 1/n.
+StepReport Trainer::train_step() {
+  Impl& m = *impl_;
+  const auto started = Clock::now();
+  const int64_t n = m.o.batch * m.o.grad_accum;
+  double loss = 0;
+  std::vector<std::string> kinds;
+  for (int64_t slot = 0; slot < n; ++slot) {
+    std::mt19937_64 stream = data::sample_stream(m.o.seed, m.step, slot);
+    const data::SamplePlan plan = data::draw_sample(m.o.sampler, m.lengths, stream);
+    at::Generator gen = sample_generator(m.o.seed, m.step, slot);
+    loss += m.train_sample(plan, gen, 1.0 / static_cast<double>(n)) / static_cast<double>(n);
+    kinds.push_back(plan.ref_dropped ? "ref-dropped" : data::sample_kind_name(plan.kind));
+  }
+  StepReport r;
+  r.lr = m.optimizer->lr_at(m.step);
+  r.grad_norm = m.optimizer->step(m.step);
+  m.step += 1;
+  r.step = m.step;
+  r.steps = m.o.steps;
+  r.loss = loss;
+  r.kind = join(kinds, ",");
+  r.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+
+  const nlohmann::json line{{"step", r.step}, {"loss", r.loss}, {"lr", r.lr}, {"grad_norm", r.grad_norm},
+                            {"seconds", r.seconds}, {"kind", r.kind}};
+  m.journal.push_back(line.dump());
+  m.history.emplace_back(r.step, r.loss);
+  fs::create_directories(m.o.out);
+  if (!m.journal_synced) {
+    // First line of this process: rewrite the kept journal (drops lines past a resumed checkpoint).
+    m.journal_synced = true;
+    std::string all;
+    for (const auto& l : m.journal) all += l + "\n";
+    write_file_atomically((fs::path(m.o.out) / "train.jsonl").string(), all.data(), all.size());
+  } else {
+    std::ofstream(fs::path(m.o.out) / "train.jsonl", std::ios::app) << m.journal.back() << "\n";
+  }
+  if (m.cb.step) m.cb.step(r);
+  return r;
+}
+
+std::string Trainer::save() {
+  Impl& m = *impl_;
+  const std::string dir = save_checkpoint(m.o.out, m.step, m.checkpoint_content(), m.o.keep, m.cb.on_checkpoint_file);
+  const std::string svg = loss_svg(m.history);
+  write_file_atomically((fs::path(m.o.out) / "loss.svg").string(), svg.data(), svg.size());
+  m.info("saved " + dir);
+  return dir;
+}
+
+void Trainer::run(const std::atomic<bool>* cancel) {
+  Impl& m = *impl_;
+  int64_t saved = m.step;
+  while (m.step < m.o.steps) {
+    if (cancel && cancel->load()) {
+      if (m.step > saved) save();
+      throw Cancelled();
+    }
+    train_step();
+    const bool validating = m.o.validate_every > 0 && m.step % m.o.validate_every == 0;
+    if ((m.o.save_every > 0 && m.step % m.o.save_every == 0 && m.step < m.o.steps) || validating) save(), saved = m.step;
+    if (validating) m.validate((fs::path(m.o.out) / checkpoint_name(m.step)).string());
+  }
+  if (m.step > saved || !fs::exists(fs::path(m.o.out) / checkpoint_name(m.step))) save();
+}
+
+const std::vector<NamedParameter>& Trainer::trainable_parameters() const { return impl_->optimizer->parameters(); }
+
+std::vector<NamedParameter> Trainer::all_parameters() const {
+  const Impl& m = *impl_;
+  std::vector<NamedParameter> out;
+  auto add = [&](const std::string& part, const nn::Module& mod) {
+    for (const nn::ParamInfo& p : mod.parameters()) out.push_back({part + "." + p.name, *p.slot});
+  };
+  add("appearance_encoder", *m.appearance);
+  add("controlnet", *m.controlnet);
+  add("unet", *m.unet);
+  add("vae", *m.vae);
+  return out;
+}
+
+}  // namespace ma::train

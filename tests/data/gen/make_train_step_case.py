@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""One training step of MagicAnimate's objective run by the ORIGINAL modules
+(diffusers v0.21.4 + magic-research/magic-animate) on the tiny models, for
+tests/unit/train_test.cpp (TrainStepParity): writes
+tests/data/cases/train_step/stage{1,2}.safetensors with the step's inputs
+(z0, ref_latents, pose, noise, t, text) and what came out (loss, the global
+gradient norm of each trained part, a few gradient tensors).
+
+  git --git-dir=<magic-animate mirror> archive HEAD magicanimate | tar -x -C /tmp/ma
+  git --git-dir=<diffusers mirror> archive v0.21.4 src | tar -x -C /tmp/diffusers
+  /usr/bin/python3 tests/data/gen/make_train_step_case.py --original /tmp/ma --diffusers /tmp/diffusers/src
+
+The step, as the C++ trainer's objective (src/train/objective.cpp) states it:
+  z_t = DDPMScheduler(1000, 0.00085, 0.012, "linear").add_noise(z0, noise, t)
+  the appearance encoder runs on ref_latents at t, banking its mid/up
+  self-attention inputs (ReferenceAttentionControl "write", fusion "midup");
+  the reader gets the bank through update() (the original's fp16 hand-off);
+  ControlNet(z_t, t, text, pose) -> residuals; the UNet reads the bank;
+  loss = mse(pred, noise); loss.backward().
+Stage 1 trains appearance encoder + ControlNet through the base UNet without
+temporal layers: the original's reader only hooks magic-animate's own
+transformer blocks, so the base UNet is UNet3DConditionModel with
+use_motion_module=False over a 1-frame clip (the same function as the 2D
+UNet: a 1-frame GroupNorm is the 2D one). Stage 2 trains the motion modules
+of the released 3D UNet (inference.yaml's unet_additional_kwargs) on a
+2-frame clip, appearance encoder and ControlNet frozen.
+
+The shims (safetensors, einops, huggingface_hub, accelerate) are the ones of
+tests/data/gen/make_parity_case.py (parity branch), copied so this script
+stands alone; transformers is not needed (the text embedding is the public
+case's recorded empty-prompt embedding).
+"""
+import argparse
+import os
+import sys
+import tempfile
+import textwrap
+
+import numpy as np
+
+# ---------------------------------------------------------------- shims ----
+SHIMS = {}
+
+SHIMS["safetensors/__init__.py"] = '''
+import json, struct
+import numpy as np
+_DT = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32,
+       "U8": np.uint8, "I8": np.int8, "BOOL": np.bool_}
+_NAME = {np.dtype(v).str: k for k, v in _DT.items()}
+
+def read(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        out[k] = np.frombuffer(data[a:b], dtype=_DT[v["dtype"]]).reshape(v["shape"]).copy()
+    return out
+
+def write(arrays, path):
+    header, blobs, off = {}, [], 0
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(arrays[k])
+        b = a.astype(a.dtype.newbyteorder("<")).tobytes()
+        header[k] = {"dtype": _NAME[np.dtype(a.dtype).newbyteorder("<").str if a.dtype.itemsize > 1 else a.dtype.str],
+                     "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b); off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h))); f.write(h)
+        for b in blobs: f.write(b)
+
+class SafetensorError(Exception):
+    pass
+'''
+
+SHIMS["safetensors/torch.py"] = '''
+import torch
+from . import read, write
+
+def load_file(path, device="cpu"):
+    return {k: torch.from_numpy(v) for k, v in read(path).items()}
+
+def save_file(tensors, path, metadata=None):
+    write({k: v.detach().cpu().numpy() for k, v in tensors.items()}, path)
+'''
+
+SHIMS["einops/__init__.py"] = '''
+import math
+
+def _parse(side):
+    groups, cur, depth = [], None, 0
+    for tok in side.replace("(", " ( ").replace(")", " ) ").split():
+        if tok == "(":
+            cur = []
+        elif tok == ")":
+            groups.append(cur); cur = None
+        elif cur is not None:
+            cur.append(tok)
+        else:
+            groups.append([] if tok == "1" else [tok])
+    return groups
+
+def _sizes(shape, groups, known):
+    sizes = dict(known)
+    for dim, g in zip(shape, groups):
+        unknown = [n for n in g if n not in sizes]
+        prod = math.prod(sizes[n] for n in g if n in sizes)
+        if len(unknown) == 1:
+            sizes[unknown[0]] = dim // prod
+        elif unknown:
+            raise ValueError("einops shim: cannot infer " + str(unknown))
+    return sizes
+
+def _apply(t, pattern, allow_new, **known):
+    left, right = [s.strip() for s in pattern.split("->")]
+    lg, rg = _parse(left), _parse(right)
+    if len(lg) != t.ndim:
+        raise ValueError("einops shim: %s does not match %d dims" % (left, t.ndim))
+    sizes = _sizes(t.shape, lg, known)
+    lnames = [n for g in lg for n in g]
+    rnames = [n for g in rg for n in g]
+    new = [n for n in rnames if n not in lnames]
+    if new and not allow_new:
+        raise ValueError("einops shim: new axes in rearrange")
+    x = t.reshape([sizes[n] for n in lnames] + [1] * len(new))
+    order = lnames + new
+    x = x.permute([order.index(n) for n in rnames])
+    if new:
+        x = x.expand([sizes[n] for n in rnames])
+    return x.reshape([math.prod(sizes[n] for n in g) for g in rg])
+
+def rearrange(t, pattern, **sizes):
+    if not hasattr(t, "permute"):  # numpy
+        import torch
+        return _apply(torch.from_numpy(t), pattern, False, **sizes).numpy()
+    return _apply(t, pattern, False, **sizes)
+
+def repeat(t, pattern, **sizes):
+    return _apply(t, pattern, True, **sizes)
+'''
+
+SHIMS["huggingface_hub/__init__.py"] = '''
+def _dummy(*args, **kwargs):
+    if len(args) == 1 and callable(args[0]) and not kwargs:
+        return args[0]  # used as a decorator
+    raise RuntimeError("huggingface_hub shim: no network access")
+
+def __getattr__(name):
+    if name.endswith("Error") or name.endswith("Exception"):
+        return type(name, (Exception,), {})
+    if name[:1].isupper():
+        return type(name, (), {"__init__": lambda self, *a, **k: None})
+    return _dummy
+__version__ = "0.16.4"
+'''
+SHIMS["huggingface_hub/utils/__init__.py"] = '''
+from .. import __getattr__ as _ga
+def __getattr__(name):
+    if name == "is_jinja_available":
+        return lambda: False
+    return _ga(name)
+'''
+SHIMS["huggingface_hub/constants.py"] = '''
+import os
+hf_cache_home = os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
+HUGGINGFACE_HUB_CACHE = os.path.join(hf_cache_home, "hub")
+HF_HUB_OFFLINE = True
+'''
+SHIMS["huggingface_hub/file_download.py"] = '''
+REGEX_COMMIT_HASH = __import__("re").compile(r"^[0-9a-f]{40}$")
+from . import __getattr__
+'''
+SHIMS["accelerate/__init__.py"] = ""
+SHIMS["accelerate/utils.py"] = "def set_seed(seed):\n    pass\n"
+
+
+def install_shims(root, need_tqdm):
+    for rel, text in SHIMS.items():
+        if rel.startswith("tqdm/") and not need_tqdm:
+            continue
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(text))
+    # diffusers asks importlib.metadata whether safetensors is installed
+    # before it reads *.safetensors weights (the tiny models have no .bin for
+    # the appearance encoder and ControlNet).
+    info = os.path.join(root, "safetensors-0.3.1.dist-info")
+    os.makedirs(info, exist_ok=True)
+    with open(os.path.join(info, "METADATA"), "w") as f:
+        f.write("Metadata-Version: 2.1\nName: safetensors\nVersion: 0.3.1\n")
+    sys.path.insert(0, root)
+
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.normpath(os.path.join(HERE, ".."))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--original", required=True, help="folder holding magicanimate/ (the original's code)")
+    ap.add_argument("--diffusers", required=True, help="diffusers v0.21.4 src/ folder")
+    ap.add_argument("--out", default=os.path.join(DATA, "cases", "train_step"))
+    a = ap.parse_args()
+    install_shims(tempfile.mkdtemp(prefix="ma-shims-"), need_tqdm=False)
+    sys.path.insert(0, a.diffusers)
+    sys.path.insert(0, a.original)
+
+    import torch
+    import torch.nn.functional as F
+    # Debian's PyTorch 1.13 CPU baddbmm with beta=0 does not ignore its input,
+    # and the attention code passes torch.empty() there (diffusers'
+    # attention_processor.py, the original's orig_attention.py): uninitialised
+    # memory turns into NaN now and then. bmm then scale is the same math (as
+    # make_parity_case.py does).
+    baddbmm = torch.baddbmm
+
+    def stable_baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+        if beta == 0 and out is None:
+            return torch.bmm(batch1, batch2) * alpha
+        return baddbmm(input, batch1, batch2, beta=beta, alpha=alpha, out=out)
+    torch.baddbmm = stable_baddbmm
+    from einops import rearrange
+    import safetensors.torch  # noqa: F401 (diffusers reads safetensors.torch.load_file)
+    from safetensors import read as st_read, write as st_write
+    from diffusers import DDPMScheduler
+    from magicanimate.models.appearance_encoder import AppearanceEncoderModel
+    from magicanimate.models.controlnet import ControlNetModel
+    from magicanimate.models.unet_controlnet import UNet3DConditionModel
+    from magicanimate.models.mutual_self_attention import ReferenceAttentionControl
+
+    models = os.path.join(DATA, "models")
+    sd_unet = os.path.join(models, "stable-diffusion-v1-5", "unet")
+    text = torch.from_numpy(st_read(os.path.join(DATA, "cases", "public", "golden.safetensors"))["text.embeddings0"])
+    unet_kwargs = dict(
+        unet_use_cross_frame_attention=False, unet_use_temporal_attention=False, use_motion_module=True,
+        motion_module_resolutions=[1, 2, 4, 8], motion_module_mid_block=False, motion_module_decoder_only=False,
+        motion_module_type="Vanilla",
+        motion_module_kwargs=dict(num_attention_heads=8, num_transformer_block=1,
+                                  attention_block_types=["Temporal_Self", "Temporal_Self"],
+                                  temporal_position_encoding=True, temporal_position_encoding_max_len=24,
+                                  temporal_attention_dim_div=1))
+    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="linear")
+    os.makedirs(a.out, exist_ok=True)
+
+    for stage, frames, t_value in ((1, 1, 437), (2, 2, 811)):
+        g = torch.Generator().manual_seed(stage)
+        z0 = torch.randn(frames, 4, 8, 8, generator=g)
+        ref_latents = torch.randn(1, 4, 8, 8, generator=g)
+        pose = torch.rand(frames, 3, 64, 64, generator=g)
+        noise = torch.randn(frames, 4, 8, 8, generator=g)
+        t = torch.tensor([t_value], dtype=torch.long)
+
+        appearance = AppearanceEncoderModel.from_pretrained(os.path.join(models, "MagicAnimate", "appearance_encoder"))
+        controlnet = ControlNetModel.from_pretrained(os.path.join(models, "MagicAnimate", "densepose_controlnet"))
+        kwargs = dict(unet_kwargs, use_motion_module=stage == 2)
+        unet = UNet3DConditionModel.from_pretrained_2d(sd_unet, unet_additional_kwargs=kwargs)
+        if stage == 2:
+            mm = torch.load(os.path.join(models, "MagicAnimate", "temporal_attention", "temporal_attention.ckpt"),
+                            map_location="cpu")
+            mm = mm["state_dict"] if "state_dict" in mm else mm
+            missing, unexpected = unet.load_state_dict({k.replace("module.", ""): v for k, v in mm.items()}, strict=False)
+            assert not unexpected, unexpected
+        for m in (appearance, controlnet, unet):
+            m.train()  # no dropout in these configs; train() only for the record
+            m.requires_grad_(False)
+        trained = {"appearance_encoder": appearance, "controlnet": controlnet} if stage == 1 else {}
+        for m in trained.values():
+            m.requires_grad_(True)
+        if stage == 2:
+            for n, p in unet.named_parameters():
+                p.requires_grad_("motion_modules." in n)
+
+        writer = ReferenceAttentionControl(appearance, do_classifier_free_guidance=False, mode="write",
+                                           fusion_blocks="midup")
+        reader = ReferenceAttentionControl(unet, do_classifier_free_guidance=False, mode="read",
+                                           fusion_blocks="midup")
+        zt = scheduler.add_noise(z0, noise, t)
+        with torch.set_grad_enabled(stage == 1):
+            appearance(ref_latents, t, encoder_hidden_states=text, return_dict=False)
+            down, mid = controlnet(zt, t, encoder_hidden_states=text.repeat(frames, 1, 1), controlnet_cond=pose,
+                                   return_dict=False)  # one text row per frame, as the pipeline
+        reader.update(writer)
+        down = [rearrange(d, "(b f) c h w -> b c f h w", f=frames) for d in down]
+        mid = rearrange(mid, "(b f) c h w -> b c f h w", f=frames)
+        pred = unet(rearrange(zt, "(b f) c h w -> b c f h w", f=frames), t, encoder_hidden_states=text,
+                    down_block_additional_residuals=down, mid_block_additional_residual=mid, return_dict=False)[0]
+        pred = rearrange(pred, "b c f h w -> (b f) c h w")
+        loss = F.mse_loss(pred.float(), noise.float(), reduction="mean")
+        loss.backward()
+        reader.clear()
+        writer.clear()
+
+        out = {"in.z0": z0, "in.ref_latents": ref_latents, "in.pose": pose, "in.noise": noise, "in.t": t,
+               "in.text": text, "out.loss": loss.detach().reshape(1), "out.zt": zt, "out.pred": pred.detach()}
+        parts = dict(trained) if stage == 1 else {"motion_modules": unet}
+        for name, m in parts.items():
+            grads = [p.grad for n, p in m.named_parameters() if p.grad is not None]
+            out["out.grad_norm." + name] = torch.sqrt(sum((g.double() ** 2).sum() for g in grads)).float().reshape(1)
+        probes = {
+            1: [("appearance_encoder", appearance, "up_blocks.1.attentions.0.transformer_blocks.0.norm1.weight"),
+                ("controlnet", controlnet, "controlnet_mid_block.weight"),
+                ("controlnet", controlnet, "controlnet_cond_embedding.conv_in.weight")],
+            2: [("motion_modules", unet,
+                 "up_blocks.1.motion_modules.0.temporal_transformer.transformer_blocks.0.attention_blocks.0.to_q.weight")],
+        }[stage]
+        params = {}
+        for part, m, key in probes:
+            params = dict(m.named_parameters())
+            out["out.grad.%s.%s" % (part, key)] = params[key].grad.detach().clone()
+        path = os.path.join(a.out, "stage%d.safetensors" % stage)
+        st_write({k: v.detach().numpy() for k, v in out.items()}, path)
+        print("stage %d: loss %.8f, %s -> %s" % (stage, loss.item(),
+              ", ".join("%s %.6g" % (k[14:], v.item()) for k, v in out.items() if k.startswith("out.grad_norm")), path))
+
+
+if __name__ == "__main__":
+    main()
