@@ -160,8 +160,6 @@ class Unpickler {
         case 'X': push(string_value(Kind::Str, le(4))); break;     // BINUNICODE
         case 0x8c: push(string_value(Kind::Str, u8())); break;     // SHORT_BINUNICODE
         case 0x8d: push(string_value(Kind::Str, le(8))); break;    // BINUNICODE8
-        case 'T': push(string_value(Kind::Str, le(4))); break;     // BINSTRING (Python 2 str, legacy files)
-        case 'U': push(string_value(Kind::Str, u8())); break;      // SHORT_BINSTRING (likewise)
         case 'B': push(string_value(Kind::Bytes, le(4))); break;   // BINBYTES
         case 'C': push(string_value(Kind::Bytes, u8())); break;    // SHORT_BINBYTES
         case 0x8e: push(string_value(Kind::Bytes, le(8))); break;  // BINBYTES8
