@@ -20,6 +20,7 @@
 #include "pipeline/animation.h"
 #include "pipeline/animation_job.h"
 #include "pipeline/job_outputs.h"
+#include "pose/extracted_motion.h"
 #include "util/bf16.h"
 #include "util/error.h"
 #include "util/threads.h"
@@ -31,6 +32,7 @@ struct AnimateOptions {
   std::string config, out_dir = ".";
   cli::ModelFlags models;
   std::string source, motion, out, frames_out, grid;
+  std::string extract_pose, pose_out;  // --motion is a raw video: DensePose weights; keep its motion video there
   AnimationParams params;  // the sampling settings; width/height come from the three below
   int64_t size = AnimationParams{}.width, width = 0, height = 0;
   int64_t seed = static_cast<int64_t>(AnimationParams{}.seed);  // -1: random
@@ -48,7 +50,7 @@ struct AnimateFlags {
 };
 
 // Options an original config file sets itself (refused with --config).
-const char* const kFlagsModeOnly[] = {"--source", "--motion", "--out",   "--frames-out", "--grid",
+const char* const kFlagsModeOnly[] = {"--source", "--motion", "--out",   "--frames-out", "--grid", "--pose-out",
                                       "--max-frames", "--offset", "--size", "--width",    "--height",
                                       "--steps",  "--guidance", "--seed", "--context",
                                       "--L"};
@@ -98,6 +100,7 @@ EngineOptions check_mode_options(const AnimateOptions& o, const AnimateFlags& f)
   if (f.size->count() > 0 && (f.width->count() > 0 || f.height->count() > 0))
     throw Error("--size cannot be combined with --width/--height (use one or the other)");
   if (!o.config.empty()) {
+    if (!o.extract_pose.empty()) throw Error("--extract-pose cannot be used with --config (its videos are motion videos)");
     for (CLI::Option* opt : f.flags_mode_only)
       if (opt->count() > 0) throw Error(opt->get_name() + " cannot be used with --config (the config file sets it)");
     return engine;
@@ -106,6 +109,7 @@ EngineOptions check_mode_options(const AnimateOptions& o, const AnimateFlags& f)
   if (o.source.empty()) throw Error("--source is required (or give --config)");
   if (o.motion.empty()) throw Error("--motion is required (or give --config)");
   if (o.out.empty()) throw Error("--out is required (or give --config)");
+  if (!o.pose_out.empty() && o.extract_pose.empty()) throw Error("--pose-out needs --extract-pose");
   return engine;
 }
 
@@ -248,7 +252,31 @@ void run_flags_mode(const AnimateOptions& o, const AnimateFlags& f, const Engine
                     const std::atomic<bool>* cancel, const DistRun& dist) {
   AnimationJob job = job_from_flags(o, f);
   validate_job(job);
+  std::unique_ptr<pose::ExtractedMotion> extracted;
+  if (!o.pose_out.empty()) check_output_path(o.pose_out, "--pose-out");
+  if (!o.extract_pose.empty() && dist.env.world > 1)
+    throw Error("--extract-pose runs in one process: make the motion with `magicanimate densepose` first, "
+                "then animate it on " + std::to_string(dist.env.world) + " processes");
+  if (!o.extract_pose.empty()) {
+    // The densepose command's defaults (512 px centre crop, 25 fps); kept only with --pose-out.
+    pose::MotionOptions m;
+    m.weights = o.extract_pose;
+    m.input = o.motion;
+    rep.info("extracting the DensePose motion of " + o.motion + " with " + o.extract_pose);
+    configure_threads(engine.threads);
+    auto progress = [&](int64_t done, int64_t total) {
+      if (done == total || done % 10 == 0) rep.info("densepose: frame " + std::to_string(done) + "/" + std::to_string(total));
+    };
+    extracted = std::make_unique<pose::ExtractedMotion>(m, o.pose_out.empty() ? o.out + ".pose.mp4" : o.pose_out,
+                                                        progress, cancel);
+    job.motion = extracted->path();
+  }
   AnimateRun(engine, rep, cancel, dist).run({job}, [&] { return resolve_model_paths(o.models.models, o.models.parts); });
+  if (extracted && !o.pose_out.empty()) {
+    extracted->keep();
+    rep.info("wrote " + o.pose_out);
+    rep.json({{"event", "output"}, {"path", o.pose_out}});
+  }
 }
 
 void run_config_mode(const AnimateOptions& o, const AnimateFlags& f, const EngineOptions& engine, cli::Reporter& rep,
@@ -343,6 +371,14 @@ Action add_animate_command(CLI::App& app) {
       ->type_name("VIDEO|DIR")
       ->group(inputs);
   sub->add_option("--out", o->out, "Output MP4 (H.264)")->type_name("FILE")->group(inputs);
+  sub->add_option("--extract-pose", o->extract_pose,
+                  "--motion is a raw video of a person: make its DensePose motion first with these detectron2 "
+                  "weights (as `magicanimate densepose` does with its defaults)")
+      ->type_name("WEIGHTS")
+      ->group(inputs);
+  sub->add_option("--pose-out", o->pose_out, "With --extract-pose: also keep the motion video made (.mp4)")
+      ->type_name("FILE")
+      ->group(inputs);
   sub->add_option("--frames-out", o->frames_out, "Also write every result frame as DIR/0000.png, 0001.png, ...")
       ->type_name("DIR")
       ->group(inputs);

@@ -28,11 +28,14 @@ struct ServeFlags {
   serve::ServerOptions server;
   int64_t max_upload_mb = 200;
   int64_t max_queue = 1000;
+  std::string densepose_weights;  // jobs may send raw videos with extract_pose
 };
 
 const char* kFooter = R"(API (JSON; docs/server.md has curl examples):
   POST   /v1/animations              multipart: source (image), motion (video) and optional
-                                     steps, guidance, seed, size, context, overlap, prompt
+                                     steps, guidance, seed, size, context, overlap, prompt,
+                                     extract_pose (true: motion is a raw video; needs
+                                     --densepose-weights)
   GET    /v1/animations              every job, newest first
   GET    /v1/animations/ID           status, progress, ETA, parameters, error
   GET    /v1/animations/ID/events    Server-Sent Events until the job finishes
@@ -64,7 +67,8 @@ int run_serve(ServeFlags& f) {
   auto animator = std::make_shared<Animator>(paths, engine);
   double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  serve::Server server(f.server, serve::make_engine_runner(animator));
+  f.server.extract_pose = !f.densepose_weights.empty();
+  serve::Server server(f.server, serve::make_engine_runner(animator, f.densepose_weights));
   int port = server.bind();
 
   // The signal handler only sets a flag; this thread turns it into an orderly stop.
@@ -109,6 +113,9 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--web", s.web_dir, "Serve the page from this folder instead of the built-in copy")
       ->check(CLI::ExistingDirectory);
   cli::add_engine_options(*cmd, f->engine, "Engine");
+  cmd->add_option("--densepose-weights", f->densepose_weights,
+                  "detectron2 DensePose .pkl: jobs may then send a raw video with extract_pose=true")
+      ->check(CLI::ExistingFile);
 
   cmd->add_option("--max-upload-mb", f->max_upload_mb, "Largest request (both files) in MiB")
       ->capture_default_str()

@@ -101,6 +101,7 @@ async function loadDefaults() {
     const limits = health.limits || {};
     if (limits.max_steps) $('steps').max = limits.max_steps;
     if (limits.max_size) $('size').max = limits.max_size;
+    $('extract-pose-row').hidden = !health.extract_pose;  // serve --densepose-weights
   } catch (e) { /* the fields keep the server defaults by being left empty */ }
 }
 

@@ -24,7 +24,8 @@ JobStatus job_status_from_string(const std::string& text) {
 
 nlohmann::json to_json(const JobParams& p) {
   return {{"steps", p.steps},     {"guidance", p.guidance}, {"seed", p.seed},  {"size", p.size},
-          {"context", p.context}, {"overlap", p.overlap},   {"prompt", p.prompt}};
+          {"context", p.context}, {"overlap", p.overlap},   {"prompt", p.prompt},
+          {"extract_pose", p.extract_pose}};
 }
 
 JobParams job_params_from_json(const nlohmann::json& j) {
@@ -36,6 +37,7 @@ JobParams job_params_from_json(const nlohmann::json& j) {
   p.context = j.value("context", p.context);
   p.overlap = j.value("overlap", p.overlap);
   p.prompt = j.value("prompt", p.prompt);
+  p.extract_pose = j.value("extract_pose", p.extract_pose);
   return p;
 }
 

@@ -22,6 +22,7 @@ inline bool is_finished(JobStatus s) { return s == JobStatus::done || s == JobSt
 // `size` is its width and height (the inherited width/height are not used).
 struct JobParams : AnimationParams {
   int64_t size = AnimationParams{}.width;  // a multiple of 8
+  bool extract_pose = false;  // the motion upload is a raw video: make its DensePose motion first
 
   // The engine's parameters of this job.
   AnimationParams animation() const {
@@ -35,7 +36,7 @@ JobParams job_params_from_json(const nlohmann::json& json);  // missing keys kee
 
 // Live progress of a running job (kept in memory only: a restarted job starts over).
 struct JobProgress {
-  std::string phase;                // "", "encode", "denoise", "decode", "write", "done"
+  std::string phase;                // "", "pose" (extract_pose), "encode", "denoise", "decode", "write", "done"
   int64_t step = 0, steps = 0;      // denoising step, 1-based once started
   int64_t window = 0, windows = 0;  // context windows done in the current step
   double elapsed_s = 0;

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "pose/motion_video.h"
 #include "serve/data_dir.h"
 #include "serve/job_queue.h"
 #include "serve/job_store.h"
@@ -173,6 +174,7 @@ struct Server::Impl {
                 {{"status", "ok"},
                  {"queued", queue.waiting()},
                  {"api_key_required", !options.api_key.empty()},
+                 {"extract_pose", options.extract_pose},
                  {"defaults", to_json(options.defaults)},
                  {"limits",
                   {{"max_upload_bytes", l.max_upload_bytes},
@@ -232,7 +234,8 @@ struct Server::Impl {
                    std::find(kParamFields.begin(), kParamFields.end(), name) != kParamFields.end();
       if (!known)
         throw RequestError(400, "unknown field '" + name.substr(0, 40) +
-                                    "' (known: source, motion, steps, guidance, seed, size, context, overlap, prompt)");
+                                    "' (known: source, motion, steps, guidance, seed, size, context, overlap, prompt, "
+                                    "extract_pose)");
     }
     for (const std::string& name : kFileFields) {
       if (!req.has_file(name))
@@ -245,6 +248,8 @@ struct Server::Impl {
           return req.get_file_value(name).content;
         },
         options.defaults, options.limits);
+    if (params.extract_pose && !options.extract_pose)
+      throw RequestError(400, "extract_pose: this server cannot extract poses (start it with --densepose-weights FILE)");
     if (queue.waiting() >= options.limits.max_waiting)
       throw RequestError(503, "queue is full (" + std::to_string(queue.waiting()) + " jobs waiting)");
 
@@ -265,7 +270,13 @@ struct Server::Impl {
       probe_image(staging + "/" + job.source_name, "source", options.limits.max_resolution);
       MediaInfo video = probe_video(staging + "/" + job.motion_name, "motion", options.limits.max_resolution,
                                     options.limits.max_frames);
-      job.frames = video.frames;
+      // A raw video becomes a motion video at the densepose command's frame rate.
+      job.frames = params.extract_pose ? static_cast<int64_t>(pose::resample_frame_indices(
+                                             video.frames, video.fps, pose::MotionOptions{}.fps).size())
+                                       : video.frames;
+      if (job.frames > options.limits.max_frames)
+        throw RequestError(413, "motion: more than " + std::to_string(options.limits.max_frames) +
+                                    " frames once resampled for extract_pose");
       data.commit_staging(job.id);
     } catch (...) {
       data.remove_staging(job.id);

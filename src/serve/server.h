@@ -3,7 +3,7 @@
 // JobRunner does the animation.
 //
 //   POST   /v1/animations               multipart: source, motion [, steps, guidance, seed, size,
-//                                       context, overlap, prompt]  -> 202 {"id": ...}
+//                                       context, overlap, prompt, extract_pose]  -> 202 {"id": ...}
 //   GET    /v1/animations               every job, newest first
 //   GET    /v1/animations/{id}          status, progress, ETA, parameters, error
 //   GET    /v1/animations/{id}/events   Server-Sent Events, one per change, until finished
@@ -32,6 +32,7 @@ struct ServerOptions {
   std::string web_dir;  // empty: the embedded page (else MA_WEB_DIR)
   Limits limits;
   JobParams defaults;   // parameters a submission leaves out
+  bool extract_pose = false;  // the runner can make motion videos from raw ones (serve --densepose-weights)
   int http_threads = 32;  // each open events stream holds one
   bool log_requests = true;
 };

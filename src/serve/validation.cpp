@@ -13,7 +13,8 @@
 namespace ma::serve {
 
 const std::vector<std::string> kFileFields = {"source", "motion"};
-const std::vector<std::string> kParamFields = {"steps", "guidance", "seed", "size", "context", "overlap", "prompt"};
+const std::vector<std::string> kParamFields = {"steps", "guidance", "seed", "size", "context", "overlap", "prompt",
+                                               "extract_pose"};
 
 namespace {
 
@@ -48,6 +49,13 @@ uint64_t parse_seed(const std::string& text) {
   return v;
 }
 
+bool parse_bool(const std::string& name, const std::string& text) {
+  const std::string t = trim(text);
+  if (t == "true" || t == "1" || t == "on") return true;
+  if (t == "false" || t == "0" || t == "off" || t.empty()) return false;
+  throw bad(name, "true or false", text);
+}
+
 double parse_number(const std::string& name, const std::string& text, double lo, double hi) {
   char range[64];
   std::snprintf(range, sizeof(range), "a number from %g to %g", lo, hi);
@@ -76,6 +84,7 @@ JobParams parse_job_params(const FieldLookup& field, const JobParams& defaults, 
   if (auto v = field("context")) p.context = parse_int("context", *v, 1, kMaxContext);
   if (auto v = field("overlap")) p.overlap = parse_int("overlap", *v, 0, kMaxContext - 1);
   if (auto v = field("prompt")) p.prompt = *v;
+  if (auto v = field("extract_pose")) p.extract_pose = parse_bool("extract_pose", *v);
   check_job_params(p, limits);
   return p;
 }

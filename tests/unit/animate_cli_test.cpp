@@ -219,7 +219,8 @@ TEST_F(AnimateCli, HelpDocumentsEveryOptionWithDefaults) {
                            "--threads",    "--quiet",
                            "--device",     "--dtype",
                            "--log-json",   "--config",
-                           "--out-dir"})
+                           "--out-dir",    "--extract-pose",
+                           "--pose-out"})
     EXPECT_TRUE(std::regex_search(r.out, std::regex(std::string("(^|[\\s,])") + flag + "[\\s=]"))) << flag;
   // Defaults of the contract, as CLI11 prints them ("--steps N=25").
   for (const char* with_default :

@@ -328,6 +328,34 @@ TEST_F(ServeApi, RejectsBadUploadsWithTheReasonAndQueuesNothing) {
   EXPECT_EQ(job["status"], "done");
 }
 
+TEST_F(ServeApi, ExtractPoseIsRefusedWithoutDenseposeWeightsAndRunsWithThem) {
+  {
+    RunningServer s(options, engine.runner());
+    httplib::Client c = client_for(s.port());
+    Reply r = submit(c, upload({{"extract_pose", "true"}}));
+    EXPECT_EQ(r.status, 400) << r.raw;
+    EXPECT_NE(r.body.value("error", "").find("start it with --densepose-weights"), std::string::npos) << r.raw;
+    r = submit(c, upload({{"extract_pose", "maybe"}}));
+    EXPECT_EQ(r.status, 400) << r.raw;
+    EXPECT_NE(r.body.value("error", "").find("extract_pose: must be true or false"), std::string::npos) << r.raw;
+    EXPECT_EQ(job_folders(), 0u) << "a rejected upload left files behind";
+    EXPECT_TRUE(engine.runs().empty());
+    // A motion video as before: extract_pose=false changes nothing.
+    json job = wait_for_job(c, submit_ok(c, upload({{"extract_pose", "false"}})), is_finished_status);
+    EXPECT_EQ(job["status"], "done");
+    EXPECT_EQ(job["params"]["extract_pose"], false);
+  }
+  options.extract_pose = true;  // serve --densepose-weights FILE
+  RunningServer s(options, engine.runner());
+  httplib::Client c = client_for(s.port());
+  Reply r = submit(c, upload({{"extract_pose", "true"}}));
+  ASSERT_EQ(r.status, 202) << r.raw;
+  EXPECT_EQ(r.body["frames"], 3);  // the 25 fps upload keeps its frames once resampled
+  json job = wait_for_job(c, r.body["id"].get<std::string>(), is_finished_status);
+  EXPECT_EQ(job["status"], "done");
+  EXPECT_EQ(job["params"]["extract_pose"], true);  // the runner is told to extract (engine_runner.cpp)
+}
+
 TEST_F(ServeApi, RestartKeepsFinishedJobsAndRunsQueuedAndInterruptedOnes) {
   std::string finished, interrupted, queued, finished_video;
   {
