@@ -53,8 +53,12 @@ TEST(JointSampler, BranchFrequenciesMatchTau) {
     ++count1[p.kind];
     dropped += p.ref_dropped;
     ASSERT_EQ(p.frames.size(), 1u);
-    if (p.kind == data::SampleKind::kImage) EXPECT_NE(p.frames[0], p.ref);
-    if (p.kind == data::SampleKind::kRef) EXPECT_EQ(p.frames[0], p.ref);
+    if (p.kind == data::SampleKind::kImage) {
+      EXPECT_NE(p.frames[0], p.ref);
+    }
+    if (p.kind == data::SampleKind::kRef) {
+      EXPECT_EQ(p.frames[0], p.ref);
+    }
   }
   EXPECT_NEAR(count1[data::SampleKind::kRef] / double(n), 0.3, 0.02);
   EXPECT_NEAR(count1[data::SampleKind::kImage] / double(n), 0.7, 0.02);
@@ -124,7 +128,9 @@ TEST(Dataset, FramesPosesAndReferenceShareOneCrop) {
     const auto r = ds.load(0, {plan.ref}, 32, 48, plan.crop);
     ASSERT_EQ(f.images.sizes(), (std::vector<int64_t>{static_cast<int64_t>(plan.frames.size()), 48, 32, 3}));
     EXPECT_TRUE(f.images.equal(f.poses)) << "frames and poses were cropped differently";
-    if (plan.kind == data::SampleKind::kRef) EXPECT_TRUE(r.images.equal(f.images)) << "reference crop differs";
+    if (plan.kind == data::SampleKind::kRef) {
+      EXPECT_TRUE(r.images.equal(f.images)) << "reference crop differs";
+    }
   }
   // A crop is the resize of the same window for every frame source.
   const at::Tensor frame = test::make_frame(0, 96, 64, 1, false);
