@@ -26,7 +26,10 @@ Kind kind_of(const char* name) {
   const char* op = name + 6;
   if (!std::strcmp(op, "convolution") || !std::strcmp(op, "_convolution") || !std::strcmp(op, "conv2d"))
     return Kind::kConv;
-  if (!std::strcmp(op, "mm") || !std::strcmp(op, "addmm")) return Kind::kMatmul;
+  // aten::linear is counted as a whole: how it reaches its GEMM differs by
+  // version (libtorch 2.x sends a non-contiguous 3-D input through bmm, which
+  // would otherwise be booked as attention).
+  if (!std::strcmp(op, "linear") || !std::strcmp(op, "mm") || !std::strcmp(op, "addmm")) return Kind::kMatmul;
   if (!std::strcmp(op, "bmm") || !std::strcmp(op, "baddbmm")) return Kind::kBatchedMatmul;
   if (!std::strcmp(op, "scaled_dot_product_attention")) return Kind::kFusedAttention;
   return Kind::kNone;
@@ -63,7 +66,13 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
       }
       break;
     }
-    case Kind::kMatmul: {  // mm(a, b) / addmm(bias, a, b)
+    case Kind::kMatmul: {  // linear(x, w[out, in]) / mm(a, b) / addmm(bias, a, b)
+      if (std::strcmp(fn.name(), "aten::linear") == 0) {
+        const at::Tensor *x = tensor_arg(fn, 0), *w = tensor_arg(fn, 1);
+        if (x && w && w->dim() == 2)
+          c.linear += 2.0 * static_cast<double>(x->numel()) * static_cast<double>(w->size(0));
+        break;
+      }
       const size_t first = std::strcmp(fn.name(), "aten::addmm") == 0 ? 1 : 0;
       const at::Tensor *a = tensor_arg(fn, first), *b = tensor_arg(fn, first + 1);
       if (a && b && a->dim() == 2 && b->dim() == 2)
