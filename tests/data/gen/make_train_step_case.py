@@ -25,179 +25,19 @@ UNet: a 1-frame GroupNorm is the 2D one). Stage 2 trains the motion modules
 of the released 3D UNet (inference.yaml's unet_additional_kwargs) on a
 2-frame clip, appearance encoder and ControlNet frozen.
 
-The shims (safetensors, einops, huggingface_hub, accelerate) are the ones of
-tests/data/gen/make_parity_case.py (parity branch), copied so this script
-stands alone; transformers is not needed (the text embedding is the public
-case's recorded empty-prompt embedding).
+The packages Debian lacks come from original_shims.py (next to this script);
+transformers is not needed (the text embedding is the public case's recorded
+empty-prompt embedding).
 """
 import argparse
 import os
 import sys
 import tempfile
-import textwrap
 
 import numpy as np
 
-# ---------------------------------------------------------------- shims ----
-SHIMS = {}
-
-SHIMS["safetensors/__init__.py"] = '''
-import json, struct
-import numpy as np
-_DT = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32,
-       "U8": np.uint8, "I8": np.int8, "BOOL": np.bool_}
-_NAME = {np.dtype(v).str: k for k, v in _DT.items()}
-
-def read(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        out[k] = np.frombuffer(data[a:b], dtype=_DT[v["dtype"]]).reshape(v["shape"]).copy()
-    return out
-
-def write(arrays, path):
-    header, blobs, off = {}, [], 0
-    for k in sorted(arrays):
-        a = np.ascontiguousarray(arrays[k])
-        b = a.astype(a.dtype.newbyteorder("<")).tobytes()
-        header[k] = {"dtype": _NAME[np.dtype(a.dtype).newbyteorder("<").str if a.dtype.itemsize > 1 else a.dtype.str],
-                     "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b); off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h))); f.write(h)
-        for b in blobs: f.write(b)
-
-class SafetensorError(Exception):
-    pass
-'''
-
-SHIMS["safetensors/torch.py"] = '''
-import torch
-from . import read, write
-
-def load_file(path, device="cpu"):
-    return {k: torch.from_numpy(v) for k, v in read(path).items()}
-
-def save_file(tensors, path, metadata=None):
-    write({k: v.detach().cpu().numpy() for k, v in tensors.items()}, path)
-'''
-
-SHIMS["einops/__init__.py"] = '''
-import math
-
-def _parse(side):
-    groups, cur, depth = [], None, 0
-    for tok in side.replace("(", " ( ").replace(")", " ) ").split():
-        if tok == "(":
-            cur = []
-        elif tok == ")":
-            groups.append(cur); cur = None
-        elif cur is not None:
-            cur.append(tok)
-        else:
-            groups.append([] if tok == "1" else [tok])
-    return groups
-
-def _sizes(shape, groups, known):
-    sizes = dict(known)
-    for dim, g in zip(shape, groups):
-        unknown = [n for n in g if n not in sizes]
-        prod = math.prod(sizes[n] for n in g if n in sizes)
-        if len(unknown) == 1:
-            sizes[unknown[0]] = dim // prod
-        elif unknown:
-            raise ValueError("einops shim: cannot infer " + str(unknown))
-    return sizes
-
-def _apply(t, pattern, allow_new, **known):
-    left, right = [s.strip() for s in pattern.split("->")]
-    lg, rg = _parse(left), _parse(right)
-    if len(lg) != t.ndim:
-        raise ValueError("einops shim: %s does not match %d dims" % (left, t.ndim))
-    sizes = _sizes(t.shape, lg, known)
-    lnames = [n for g in lg for n in g]
-    rnames = [n for g in rg for n in g]
-    new = [n for n in rnames if n not in lnames]
-    if new and not allow_new:
-        raise ValueError("einops shim: new axes in rearrange")
-    x = t.reshape([sizes[n] for n in lnames] + [1] * len(new))
-    order = lnames + new
-    x = x.permute([order.index(n) for n in rnames])
-    if new:
-        x = x.expand([sizes[n] for n in rnames])
-    return x.reshape([math.prod(sizes[n] for n in g) for g in rg])
-
-def rearrange(t, pattern, **sizes):
-    if not hasattr(t, "permute"):  # numpy
-        import torch
-        return _apply(torch.from_numpy(t), pattern, False, **sizes).numpy()
-    return _apply(t, pattern, False, **sizes)
-
-def repeat(t, pattern, **sizes):
-    return _apply(t, pattern, True, **sizes)
-'''
-
-SHIMS["huggingface_hub/__init__.py"] = '''
-def _dummy(*args, **kwargs):
-    if len(args) == 1 and callable(args[0]) and not kwargs:
-        return args[0]  # used as a decorator
-    raise RuntimeError("huggingface_hub shim: no network access")
-
-def __getattr__(name):
-    if name.endswith("Error") or name.endswith("Exception"):
-        return type(name, (Exception,), {})
-    if name[:1].isupper():
-        return type(name, (), {"__init__": lambda self, *a, **k: None})
-    return _dummy
-__version__ = "0.16.4"
-'''
-SHIMS["huggingface_hub/utils/__init__.py"] = '''
-from .. import __getattr__ as _ga
-def __getattr__(name):
-    if name == "is_jinja_available":
-        return lambda: False
-    return _ga(name)
-'''
-SHIMS["huggingface_hub/constants.py"] = '''
-import os
-hf_cache_home = os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
-HUGGINGFACE_HUB_CACHE = os.path.join(hf_cache_home, "hub")
-HF_HUB_OFFLINE = True
-'''
-SHIMS["huggingface_hub/file_download.py"] = '''
-REGEX_COMMIT_HASH = __import__("re").compile(r"^[0-9a-f]{40}$")
-from . import __getattr__
-'''
-SHIMS["accelerate/__init__.py"] = ""
-SHIMS["accelerate/utils.py"] = "def set_seed(seed):\n    pass\n"
-
-
-def install_shims(root, need_tqdm):
-    for rel, text in SHIMS.items():
-        if rel.startswith("tqdm/") and not need_tqdm:
-            continue
-        path = os.path.join(root, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(textwrap.dedent(text))
-    # diffusers asks importlib.metadata whether safetensors is installed
-    # before it reads *.safetensors weights (the tiny models have no .bin for
-    # the appearance encoder and ControlNet).
-    info = os.path.join(root, "safetensors-0.3.1.dist-info")
-    os.makedirs(info, exist_ok=True)
-    with open(os.path.join(info, "METADATA"), "w") as f:
-        f.write("Metadata-Version: 2.1\nName: safetensors\nVersion: 0.3.1\n")
-    sys.path.insert(0, root)
-
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from original_shims import install_shims  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.normpath(os.path.join(HERE, ".."))
