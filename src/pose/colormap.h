@@ -7,6 +7,8 @@ namespace ma::pose {
 
 struct Rgb {
   uint8_t r, g, b;
+  bool operator==(const Rgb& o) const { return r == o.r && g == o.g && b == o.b; }
+  bool operator!=(const Rgb& o) const { return !(*this == o); }
 };
 
 enum class Colormap { Viridis, Parula };

@@ -7,12 +7,12 @@
 #include <array>
 #include <cstdint>
 
+#include "pose/colormap.h"
+
 namespace ma::synth {
 
-struct Rgb8 {
-  uint8_t r, g, b;
-  bool operator==(const Rgb8& o) const { return r == o.r && g == o.g && b == o.b; }
-};
+// The same 8-bit RGB triple the motion-video renderer (pose/) paints with.
+using Rgb8 = pose::Rgb;
 
 // DensePose-COCO part indices (dp_I). Where a part has two charts, which one a
 // camera facing the figure sees ("Front") was measured on the shipped demo
@@ -49,7 +49,9 @@ enum Part : uint8_t {
 
 constexpr int kPartCount = 25;  // background included
 
-// OpenCV's viridis, 256 entries indexed by the 8-bit value applyColorMap looks up.
+// OpenCV's viridis, 256 entries indexed by the 8-bit value applyColorMap looks
+// up: pose::colormap_table(Viridis), the one table both the renderer and the
+// synthetic world use.
 const std::array<Rgb8, 256>& viridis_table();
 
 // The colour part `index` (0..24) is painted with: viridis[floor(index * 255 / 24)].
