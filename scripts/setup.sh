@@ -6,9 +6,14 @@
 #   MA_SKIP_BROWSER=1                   no Chromium/node for the browser tests
 set -euo pipefail
 
+TORCH_PACKAGE="${MA_TORCH_PACKAGE:-libtorch-dev}"
+# Gloo's headers for src/dist: the CUDA libtorch is built on the CUDA Gloo,
+# whose -dev package conflicts with (and replaces) the plain one.
+GLOO_PACKAGE=libgloo-dev
+[[ "$TORCH_PACKAGE" == libtorch-cuda-dev ]] && GLOO_PACKAGE=libgloo-cuda-dev
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
-  "${MA_TORCH_PACKAGE:-libtorch-dev}" libgloo-dev
+  "$TORCH_PACKAGE" "$GLOO_PACKAGE"
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
   libzip-dev zlib1g-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev

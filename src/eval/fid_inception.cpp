@@ -1,5 +1,7 @@
 #include "eval/fid_inception.h"
 
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard, at::AutoGradMode (not via ATen.h on 2.x)
+
 #include "io/weights.h"
 #include "util/error.h"
 

@@ -1,5 +1,6 @@
 #include "nn/attention.h"
 
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard, at::AutoGradMode (not via ATen.h on 2.x)
 #include <torch/version.h>
 
 #include "nn/bf16_compute.h"

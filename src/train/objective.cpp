@@ -1,5 +1,7 @@
 #include "train/objective.h"
 
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard, at::AutoGradMode (not via ATen.h on 2.x)
+
 #include "nn/reference_bank.h"
 
 namespace ma::train {

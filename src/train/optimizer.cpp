@@ -1,5 +1,6 @@
 #include "train/optimizer.h"
 
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard, at::AutoGradMode (not via ATen.h on 2.x)
 #include <torch/optim/adamw.h>
 
 #include <cmath>

@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard, at::AutoGradMode (not via ATen.h on 2.x)
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>

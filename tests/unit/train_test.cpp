@@ -1,6 +1,7 @@
 // The trainer's parts on the tiny fixture models and tiny generated data:
 // joint sampler, dataset checks, optimiser state, torch pickle writer,
 // checkpoints (atomic, resumable, loadable) and what one step changes.
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard, at::AutoGradMode (not via ATen.h on 2.x)
 #include <gtest/gtest.h>
 
 #include <filesystem>
