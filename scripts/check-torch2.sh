@@ -103,7 +103,7 @@ in_root() {
     HOME=/root LANG=C.UTF-8 TERM=dumb CI="${CI:-}" \
     CCACHE_DIR=/src/build/torch2-ccache CCACHE_MAXSIZE=8G \
     MA_SKIP_BROWSER="${MA_SKIP_BROWSER:-1}" MA_SKIP_FUZZ="${MA_SKIP_FUZZ:-0}" \
-    MA_FUZZ_SECONDS="${MA_FUZZ_SECONDS:-15}" MA_JOBS="${MA_JOBS:-$(nproc)}" \
+    MA_FUZZ_SECONDS="${MA_FUZZ_SECONDS:-15}" MA_JOBS="${MA_JOBS:-$(nproc)}" MA_KEEP_GOING=1 \
     /bin/bash -euo pipefail -c "cd /src && $*"
 }
 
@@ -159,7 +159,8 @@ if ((cuda)); then
       rm -rf "$stub"
     fi
     MA_SKIP_BROWSER=1 MA_TORCH_PACKAGE=libtorch-cuda-dev bash scripts/setup.sh
-    for p in nvidia-cuda-toolkit; do
+    # nccl.h: a CUDA libtorch's ProcessGroupNCCL header includes it (src/dist).
+    for p in nvidia-cuda-toolkit libnccl-dev; do
       dpkg-query -W -f="\${Status}" $p 2>/dev/null | grep -q "install ok installed" ||
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $p
     done' >"$logs/cuda-setup.log" 2>&1 ||

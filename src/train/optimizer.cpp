@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <type_traits>
 
 #include "nn/module.h"
@@ -14,12 +15,15 @@ namespace ma::train {
 namespace {
 
 // AdamW keys its per-parameter state by the tensor's address: a string in
-// libtorch 1.x, the pointer itself in 2.x.
+// libtorch 1.x (c10::guts::to_string of the pointer: operator<< on it, which
+// 2.x no longer has), the pointer itself in 2.x.
 template <class Map>
 typename Map::key_type state_key(const Map&, const at::Tensor& p) {
-  if constexpr (std::is_same_v<typename Map::key_type, std::string>)
-    return c10::guts::to_string(p.unsafeGetTensorImpl());
-  else
+  if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
+    std::ostringstream key;
+    key << static_cast<const void*>(p.unsafeGetTensorImpl());
+    return key.str();
+  } else
     return p.unsafeGetTensorImpl();
 }
 
