@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -266,6 +267,42 @@ TEST(DistTrain, AKilledRankEndsTheOtherWithOneLine) {
   ASSERT_FALSE(res.timed_out) << "a rank hung after its peer died";
   EXPECT_EQ(res.exit_codes, (std::vector<int>{0, -1})) << test::read_text_file(work / "error0.txt");
   std::printf("rank 0 stopped %.1f s after the start: %s\n", seconds, test::read_text_file(work / "error0.txt").c_str());
+}
+
+// Ctrl-C may reach one rank only (or the ranks at different steps): all
+// stop at the same step, rank 0 saves it, and every rank reports cancelled.
+TEST(DistTrain, ACancelSeenByOneRankStopsEveryRankAtTheSameStep) {
+  at::set_num_threads(1);
+  TempDir data, work;
+  make_data(data.path());
+  auto o = tiny(data.path(), work / "out", 1);
+  o.steps = 20;
+  const test::RanksResult res = test::run_ranks(
+      {0, 1},
+      [&](int rank, int port) {
+        dist::ConnectOptions c;
+        c.timeout = std::chrono::seconds(60);
+        std::shared_ptr<dist::Communicator> comm = dist::connect(test::loopback_env(rank, 2, port), c);
+        std::atomic<bool> cancel{false};
+        int64_t last = 0;
+        train::TrainCallbacks cb;
+        cb.step = [&](const train::StepReport& r) {
+          last = r.step;
+          if (rank == 1 && r.step == 2) cancel = true;
+        };
+        try {
+          train::Trainer t(o, cb, comm);
+          t.run(&cancel);
+        } catch (const Cancelled&) {
+          return last == 2 ? 0 : 10 + static_cast<int>(last);
+        }
+        return 4;
+      },
+      300);
+  ASSERT_FALSE(res.timed_out);
+  EXPECT_EQ(res.exit_codes, (std::vector<int>{0, 0}));
+  EXPECT_TRUE(fs::exists(work / "out/checkpoint-2")) << "rank 0 saves the step both stopped at";
+  EXPECT_EQ(journal(work / "out").size(), 2u);
 }
 
 // End to end: `magicanimate train --nproc 2 --batch 1` = `train --batch 2`.
