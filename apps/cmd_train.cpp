@@ -49,10 +49,11 @@ Output (--out): OUT/checkpoint-<step>/ (a models folder for `animate --models` a
 Several processes (data parallel): --nproc N here, or torchrun / mpirun / srun (their variables
   are read). Each optimiser step trains N = processes x --batch x --grad-accum samples; sample
   (step, slot) is drawn, cropped, noised and timed from (--seed, step, slot) alone, and process r
-  trains the slots (a x processes + r) x --batch + j of micro-step a. Gradients are averaged over
-  the processes (c10d all-reduce, 25 MiB buckets) before clipping, so any split with the same N
-  trains what one process with --batch N does, and --resume may change the process count as long
-  as N stays the same (another N is refused). Only rank 0 writes OUT and prints; every process
+  trains the slots (a x processes + r) x --batch + j of micro-step a. The gradients (each sample
+  weighted 1/N) are summed over the processes (c10d all-reduce, 25 MiB buckets) before clipping: the
+  mean over the N samples, identical on every process. So any split with the same N trains what
+  one process with --batch N does, and --resume may change the process count as long as N stays
+  the same (another N is refused). Only rank 0 writes OUT and prints; every process
   must read --data and --models (and the checkpoint on --resume). See docs/distributed.md.
 Exit status: 0 done, 1 error (one line on stderr), 130 cancelled (a checkpoint is saved first).)";
 
@@ -97,7 +98,7 @@ Action add_train_command(CLI::App& app) {
   auto* width = sub->add_option("--width", o->width, "Training width (default: --size)")->group(g_sample);
   auto* height = sub->add_option("--height", o->height, "Training height (default: --size)")->group(g_sample);
   sub->add_option("--frames", t.sampler.frames, "Frames per stage-2 clip (K, at most 24)")->capture_default_str()->group(g_sample);
-  sub->add_option("--batch", t.batch, "Samples per micro-step")->capture_default_str()->group(g_sample);
+  sub->add_option("--batch", t.batch, "Samples per micro-step (per process)")->capture_default_str()->group(g_sample);
   sub->add_option("--tau0", t.sampler.tau0, "Stage 1: share of reconstruction samples (target = reference)")
       ->capture_default_str()->group(g_sample);
   sub->add_option("--tau1", t.sampler.tau1, "Stage 2: r <= tau1 -> the reference as a single image")
