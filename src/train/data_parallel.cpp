@@ -48,7 +48,7 @@ void DataParallel::broadcast_parameters(const std::vector<NamedParameter>& param
   }
 }
 
-int64_t DataParallel::average_gradients(const std::vector<NamedParameter>& params) {
+int64_t DataParallel::reduce_gradients(const std::vector<NamedParameter>& params) {
   if (world() == 1) return 0;
   // Which parameters got a gradient on some rank: those take part everywhere,
   // so every rank packs the same buckets.

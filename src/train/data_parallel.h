@@ -50,7 +50,7 @@ class DataParallel {
   void broadcast_parameters(const std::vector<NamedParameter>& params);
   // The accumulated gradients summed over the ranks (the losses carry 1/N),
   // in buckets of kGradientBucketBytes. Returns the bytes all-reduced (0 on one process).
-  int64_t average_gradients(const std::vector<NamedParameter>& params);
+  int64_t reduce_gradients(const std::vector<NamedParameter>& params);
   // The sum over the ranks of one number (the step's loss).
   double sum(double local);
   // True on every rank when `local` is true on any (Ctrl-C seen by one rank).

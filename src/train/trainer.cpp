@@ -473,7 +473,7 @@ StepReport Trainer::train_step() {
     at::Generator gen = sample_generator(m.o.seed, m.step, slot);
     loss += m.train_sample(plan, gen, 1.0 / n) / n;
   }
-  m.dp.average_gradients(m.optimizer->parameters());
+  m.dp.reduce_gradients(m.optimizer->parameters());
   // Every sample's kind, in global slot order (drawing a plan is cheap).
   std::vector<std::string> kinds;
   for (int64_t slot = 0; slot < m.dp.samples_per_step(m.o.batch, m.o.grad_accum); ++slot) {
