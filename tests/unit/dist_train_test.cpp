@@ -59,6 +59,13 @@ train::TrainOptions tiny(const std::string& data, const std::string& out, int st
   return o;
 }
 
+// This forked process's place in a loopback world (--dist-timeout `timeout_s`).
+std::shared_ptr<dist::Communicator> join(int rank, int world, int port, int timeout_s) {
+  dist::ConnectOptions c;
+  c.timeout = std::chrono::seconds(timeout_s);
+  return dist::connect(test::loopback_env(rank, world, port), c);
+}
+
 // Trains `options` as ranks 0..world-1 of one run, each in its own process.
 // Rank r > 0 writes under OUT-rank<r> when `own_out` (so that anything it
 // writes shows), else shares OUT. Each rank leaves its trainable weights in
@@ -69,9 +76,7 @@ std::vector<int> train_ranks(int world, const train::TrainOptions& options, cons
   const test::RanksResult res = test::run_ranks(
       ranks,
       [&](int rank, int port) {
-        dist::ConnectOptions c;
-        c.timeout = std::chrono::seconds(60);
-        std::shared_ptr<dist::Communicator> comm = dist::connect(test::loopback_env(rank, world, port), c);
+        std::shared_ptr<dist::Communicator> comm = join(rank, world, port, 60);
         train::TrainOptions o = options;
         if (own_out && rank > 0) o.out += "-rank" + std::to_string(rank);
         train::Trainer t(o, {}, comm);
@@ -234,19 +239,23 @@ TEST(DistTrain, AWorldTwoCheckpointResumesOnOneProcess) {
   EXPECT_NEAR(y[0].at("loss").get<double>(), x[2].at("loss").get<double>(), kTol);
 }
 
-TEST(DistTrain, AKilledRankEndsTheOtherWithOneLine) {
+// Stage 1 for 20 steps: longer than the tests that stop it early run.
+train::TrainOptions long_run(const std::string& data, const std::string& out) {
   at::set_num_threads(1);
-  TempDir data, work;
-  make_data(data.path());
-  auto o = tiny(data.path(), work / "out", 1);
+  make_data(data);
+  auto o = tiny(data, out, 1);
   o.steps = 20;
+  return o;
+}
+
+TEST(DistTrain, AKilledRankEndsTheOtherWithOneLine) {
+  TempDir data, work;
+  const auto o = long_run(data.path(), work / "out");
   const auto started = std::chrono::steady_clock::now();
   const test::RanksResult res = test::run_ranks(
       {0, 1},
       [&](int rank, int port) {
-        dist::ConnectOptions c;
-        c.timeout = std::chrono::seconds(20);  // --dist-timeout 20
-        std::shared_ptr<dist::Communicator> comm = dist::connect(test::loopback_env(rank, 2, port), c);
+        std::shared_ptr<dist::Communicator> comm = join(rank, 2, port, 20);
         train::TrainCallbacks cb;
         if (rank == 1)
           cb.step = [](const train::StepReport& r) {
@@ -272,17 +281,12 @@ TEST(DistTrain, AKilledRankEndsTheOtherWithOneLine) {
 // Ctrl-C may reach one rank only (or the ranks at different steps): all
 // stop at the same step, rank 0 saves it, and every rank reports cancelled.
 TEST(DistTrain, ACancelSeenByOneRankStopsEveryRankAtTheSameStep) {
-  at::set_num_threads(1);
   TempDir data, work;
-  make_data(data.path());
-  auto o = tiny(data.path(), work / "out", 1);
-  o.steps = 20;
+  const auto o = long_run(data.path(), work / "out");
   const test::RanksResult res = test::run_ranks(
       {0, 1},
       [&](int rank, int port) {
-        dist::ConnectOptions c;
-        c.timeout = std::chrono::seconds(60);
-        std::shared_ptr<dist::Communicator> comm = dist::connect(test::loopback_env(rank, 2, port), c);
+        std::shared_ptr<dist::Communicator> comm = join(rank, 2, port, 60);
         std::atomic<bool> cancel{false};
         int64_t last = 0;
         train::TrainCallbacks cb;
