@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "apps/commands.h"
+#include "apps/dist_options.h"
 #include "cli/interrupt.h"
 #include "cli/reporter.h"
 #include "train/trainer.h"
@@ -23,6 +24,7 @@ struct TrainCliOptions {
   int64_t size = 512, width = 0, height = 0;
   std::string trainable, dtype = "fp32", beta_schedule = "linear";
   bool quiet = false, log_json = false;
+  DistOptions dist;
 };
 
 const char* kFooter = R"(Stages (MagicAnimate, paper section 3.4):
@@ -44,6 +46,15 @@ Output (--out): OUT/checkpoint-<step>/ (a models folder for `animate --models` a
   `check-models`, with trainer_state/), OUT/latest, OUT/train.jsonl, OUT/loss.svg, and with
   --validate-every OUT/validation/step-<n>.mp4 (source | pose | result of the held-out last clip).
   --resume latest continues a run bit for bit (same thread count).
+Several processes (data parallel): --nproc N here, or torchrun / mpirun / srun (their variables
+  are read). Each optimiser step trains N = processes x --batch x --grad-accum samples; sample
+  (step, slot) is drawn, cropped, noised and timed from (--seed, step, slot) alone, and process r
+  trains the slots (a x processes + r) x --batch + j of micro-step a. The gradients (each sample
+  weighted 1/N) are summed over the processes (c10d all-reduce, 25 MiB buckets) before clipping: the
+  mean over the N samples, identical on every process. So any split with the same N trains what
+  one process with --batch N does, and --resume may change the process count as long as N stays
+  the same (another N is refused). Only rank 0 writes OUT and prints; every process
+  must read --data and --models (and the checkpoint on --resume). See docs/distributed.md.
 Exit status: 0 done, 1 error (one line on stderr), 130 cancelled (a checkpoint is saved first).)";
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -87,7 +98,7 @@ Action add_train_command(CLI::App& app) {
   auto* width = sub->add_option("--width", o->width, "Training width (default: --size)")->group(g_sample);
   auto* height = sub->add_option("--height", o->height, "Training height (default: --size)")->group(g_sample);
   sub->add_option("--frames", t.sampler.frames, "Frames per stage-2 clip (K, at most 24)")->capture_default_str()->group(g_sample);
-  sub->add_option("--batch", t.batch, "Samples per micro-step")->capture_default_str()->group(g_sample);
+  sub->add_option("--batch", t.batch, "Samples per micro-step (per process)")->capture_default_str()->group(g_sample);
   sub->add_option("--tau0", t.sampler.tau0, "Stage 1: share of reconstruction samples (target = reference)")
       ->capture_default_str()->group(g_sample);
   sub->add_option("--tau1", t.sampler.tau1, "Stage 2: r <= tau1 -> the reference as a single image")
@@ -131,6 +142,7 @@ Action add_train_command(CLI::App& app) {
       ->group(g_run);
   sub->add_flag("--log-json", o->log_json, "One JSON object per step on stdout (default: off)")->group(g_run);
   sub->add_flag("--quiet", o->quiet, "Print nothing but errors (default: off)")->group(g_run);
+  add_dist_options(*sub, o->dist);
 
   return [o, size, width, height]() {
     train::TrainOptions& t = o->t;
@@ -143,8 +155,15 @@ Action add_train_command(CLI::App& app) {
     t.trainable = split_list(o->trainable);
     t.scaled_linear = o->beta_schedule == "scaled_linear";
     if (t.threads < 0) throw Error("--threads must be 0 (every core) or more");
+    if (std::optional<int> status = launch_workers(o->dist)) return *status;
     const std::atomic<bool>* cancel = cli::install_interrupt_handlers();
-    const cli::LogMode mode = o->log_json ? cli::LogMode::json : o->quiet ? cli::LogMode::quiet : cli::LogMode::normal;
+    const DistRun dist = join_run(o->dist);
+    t.threads = dist.threads(t.threads);
+    // Only rank 0 reports; the other ranks print nothing but errors.
+    const cli::LogMode mode = !dist.leader() ? cli::LogMode::quiet
+                              : o->log_json  ? cli::LogMode::json
+                              : o->quiet     ? cli::LogMode::quiet
+                                             : cli::LogMode::normal;
     cli::Reporter rep(mode, false);
     train::TrainCallbacks cb;
     cb.info = [&](const std::string& s) { rep.info(s); };
@@ -170,7 +189,7 @@ Action add_train_command(CLI::App& app) {
         std::cerr << line << "\n";
       }
     };
-    train::Trainer trainer(t, cb);
+    train::Trainer trainer(t, cb, dist.comm);
     trainer.run(cancel);
     rep.json({{"event", "finished"}, {"step", trainer.step()}});
     return 0;

@@ -147,7 +147,7 @@ std::unique_ptr<Communicator> connect(const LaunchEnv& env, const ConnectOptions
 #endif
 }
 
-void allreduce_gradients(std::vector<at::Tensor> grads, Communicator& comm, int64_t bucket_bytes) {
+void allreduce_gradients(std::vector<at::Tensor> grads, Communicator& comm, int64_t bucket_bytes, bool average) {
   if (comm.world() == 1) return;
   const double scale = 1.0 / comm.world();
   // Buckets of one dtype and device, in list order (the same on every rank,
@@ -160,7 +160,7 @@ void allreduce_gradients(std::vector<at::Tensor> grads, Communicator& comm, int6
     for (const at::Tensor& g : bucket) flat.push_back(g.reshape({-1}));
     at::Tensor packed = at::cat(flat);
     comm.allreduce_sum(packed);
-    packed.mul_(scale);
+    if (average) packed.mul_(scale);
     int64_t at = 0;
     for (at::Tensor& g : bucket) {
       g.copy_(packed.slice(0, at, at + g.numel()).view(g.sizes()));

@@ -56,10 +56,12 @@ std::unique_ptr<Communicator> connect(const LaunchEnv& env, const ConnectOptions
 
 // The gradients of a data-parallel step averaged over the ranks, in place:
 // packed into flat buckets of at most `bucket_bytes` (one collective each,
-// per dtype and device), all-reduced and divided by the world size. Undefined
-// tensors (parameters without a gradient) are skipped; the same list must be
-// passed on every rank.
+// per dtype and device), all-reduced and divided by the world size (or only
+// summed when `average` is false: a caller that already weighted each rank's
+// losses by 1/world, which keeps a world of 2 bit-identical to one process).
+// Undefined tensors (parameters without a gradient) are skipped; the same
+// list must be passed on every rank.
 void allreduce_gradients(std::vector<at::Tensor> grads, Communicator& comm,
-                         int64_t bucket_bytes = int64_t{25} << 20);
+                         int64_t bucket_bytes = int64_t{25} << 20, bool average = true);
 
 }  // namespace ma::dist

@@ -19,6 +19,7 @@
 #include "pipeline/animation.h"
 #include "pipeline/model_loading.h"
 #include "train/checkpoint.h"
+#include "train/data_parallel.h"
 #include "train/init.h"
 #include "train/loss_plot.h"
 #include "train/objective.h"
@@ -96,6 +97,7 @@ void validate(const TrainOptions& o) {
 struct Trainer::Impl {
   TrainOptions o;
   TrainCallbacks cb;
+  DataParallel dp;  // this rank's place in a data-parallel run (one process: trivial)
   data::Dataset dataset;
   std::vector<int64_t> lengths;
   std::string models_dir;  // where the weights came from (the checkpoint on resume)
@@ -113,9 +115,10 @@ struct Trainer::Impl {
   std::vector<std::pair<int64_t, double>> history;  // (step, loss) for loss.svg
   std::vector<std::string> journal;                 // train.jsonl lines, rewritten on resume
   bool journal_synced = false;                      // train.jsonl rewritten by this process yet
+  std::vector<std::string> weights_digest;          // every rank's, checked at the last save
 
   void info(const std::string& s) const {
-    if (cb.info) cb.info(s);
+    if (cb.info && dp.leader()) cb.info(s);
   }
   bool trains(const std::string& part) const { return trainable.count(part) > 0; }
 
@@ -126,9 +129,16 @@ struct Trainer::Impl {
   void restore(const std::string& checkpoint);
 
   // ---- the objective ---------------------------------------------------------
+  // What sample `slot` (global) of the current step is.
+  data::SamplePlan plan(int64_t slot) const {
+    std::mt19937_64 stream = data::sample_stream(o.seed, step, slot);
+    return data::draw_sample(o.sampler, lengths, stream);
+  }
   double train_sample(const data::SamplePlan& s, at::Generator& gen, double weight);
 
   void validate(const std::string& checkpoint) const;
+  void append_journal(const StepReport& r);
+  void check_samples_per_step(const nlohmann::json& state, const std::string& checkpoint) const;
 
   CheckpointContent checkpoint_content() const;
   nlohmann::json state_json() const;
@@ -264,6 +274,10 @@ nlohmann::json Trainer::Impl::state_json() const {
   return {
       {"step", step},
       {"seed", o.seed},
+      // The data order's unit (data_parallel.h): resuming needs the same N.
+      {"world", dp.world()},
+      {"samples_per_step", dp.samples_per_step(o.batch, o.grad_accum)},
+      {"weights_digest", weights_digest},
       {"stage", o.sampler.stage},
       {"trainable", std::vector<std::string>(trainable.begin(), trainable.end())},
       {"written", std::vector<std::string>(written.begin(), written.end())},
@@ -277,7 +291,7 @@ nlohmann::json Trainer::Impl::state_json() const {
       // seeded by (seed, step, slot): the data order and the RNG state are the
       // step counter, nothing else needs saving.
       {"rng", "counter-based: mt19937_64(seed_seq(seed, step, slot)) for the data, a CPU torch generator seeded from "
-              "the same triple for the VAE sample, noise and t"},
+              "the same triple for the VAE sample, noise and t; slot is the global one, 0..samples_per_step-1"},
       {"dataset", clips},
   };
 }
@@ -355,6 +369,7 @@ void Trainer::Impl::restore(const std::string& checkpoint) {
   for (const auto& c : dataset.clips()) clips.push_back({{"name", c.name}, {"frames", c.length}});
   if (st.at("dataset") != clips)
     throw Error("cannot resume " + checkpoint + ": the dataset differs from the one it was trained on");
+  check_samples_per_step(st, checkpoint);
   step = st.at("step").get<int64_t>();
   for (const auto& w : st.value("written", std::vector<std::string>{})) written.insert(w);
   optimizer->load_state(read_optimizer_state(checkpoint));
@@ -372,10 +387,30 @@ void Trainer::Impl::restore(const std::string& checkpoint) {
   }
 }
 
-Trainer::Trainer(const TrainOptions& options, const TrainCallbacks& callbacks) : impl_(std::make_unique<Impl>()) {
+// Resuming continues the global sample stream only with the same number of
+// samples per step (any world x batch x grad_accum that makes it).
+void Trainer::Impl::check_samples_per_step(const nlohmann::json& st, const std::string& checkpoint) const {
+  const nlohmann::json& so = st.at("options");
+  const int64_t saved_world = st.value("world", int64_t{1});
+  const int64_t saved = st.value("samples_per_step", saved_world * so.at("batch").get<int64_t>() *
+                                                         so.at("grad_accum").get<int64_t>());
+  const int64_t now = dp.samples_per_step(o.batch, o.grad_accum);
+  if (saved == now) return;
+  throw Error("cannot resume " + checkpoint + ": it was trained with " + std::to_string(saved) +
+              " samples per step (" + std::to_string(saved_world) + " processes x --batch " +
+              std::to_string(so.at("batch").get<int64_t>()) + " x --grad-accum " +
+              std::to_string(so.at("grad_accum").get<int64_t>()) + "), this run has " + std::to_string(now) + " (" +
+              std::to_string(dp.world()) + " x " + std::to_string(o.batch) + " x " + std::to_string(o.grad_accum) +
+              "): keep processes x --batch x --grad-accum the same");
+}
+
+Trainer::Trainer(const TrainOptions& options, const TrainCallbacks& callbacks,
+                 std::shared_ptr<dist::Communicator> comm)
+    : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.o = options;
   m.cb = callbacks;
+  m.dp = DataParallel(std::move(comm));
   validate(m.o);
   require_dtype_supported(m.o.dtype, at::kCPU);
   configure_threads(m.o.threads);
@@ -410,30 +445,46 @@ Trainer::Trainer(const TrainOptions& options, const TrainCallbacks& callbacks) :
     m.restore(checkpoint);
     m.info("resumed from " + checkpoint + " at step " + std::to_string(m.step));
   }
+  if (m.dp.world() > 1) {
+    m.dp.broadcast_parameters(m.optimizer->parameters());  // as DDP: every rank starts from rank 0's weights
+    int64_t bytes = 0;
+    for (const auto& p : m.optimizer->parameters()) bytes += p.tensor.numel() * static_cast<int64_t>(p.tensor.element_size());
+    m.info("data parallel: " + std::to_string(m.dp.world()) + " processes, " +
+           std::to_string(m.dp.samples_per_step(m.o.batch, m.o.grad_accum)) + " samples per step; " +
+           std::to_string(bytes >> 20) + " MiB of gradients all-reduced per step");
+  }
 }
 
 Trainer::~Trainer() = default;
 
 int64_t Trainer::step() const { return impl_->step; }
 
-// One optimiser step: batch x grad_accum samples, each drawn and noised from
-// its own (seed, step, slot) stream, gradients summed with weight 1/n.
+// One optimiser step: world x batch x grad_accum samples, each drawn and
+// noised from its own (seed, step, global slot) stream; this rank trains its
+// slots with weight 1/n (n all ranks' count), and the gradients are summed
+// over the ranks before the (clipped) update: the mean over every sample.
 StepReport Trainer::train_step() {
   Impl& m = *impl_;
   const auto started = Clock::now();
-  const int64_t n = m.o.batch * m.o.grad_accum;
+  const std::vector<int64_t> mine = m.dp.slots(m.o.batch, m.o.grad_accum);
+  const double n = static_cast<double>(m.dp.samples_per_step(m.o.batch, m.o.grad_accum));
   double loss = 0;
-  std::vector<std::string> kinds;
-  for (int64_t slot = 0; slot < n; ++slot) {
-    std::mt19937_64 stream = data::sample_stream(m.o.seed, m.step, slot);
-    const data::SamplePlan plan = data::draw_sample(m.o.sampler, m.lengths, stream);
+  for (int64_t slot : mine) {
+    const data::SamplePlan plan = m.plan(slot);
     at::Generator gen = sample_generator(m.o.seed, m.step, slot);
-    loss += m.train_sample(plan, gen, 1.0 / static_cast<double>(n)) / static_cast<double>(n);
+    loss += m.train_sample(plan, gen, 1.0 / n) / n;
+  }
+  m.dp.reduce_gradients(m.optimizer->parameters());
+  // Every sample's kind, in global slot order (drawing a plan is cheap).
+  std::vector<std::string> kinds;
+  for (int64_t slot = 0; slot < m.dp.samples_per_step(m.o.batch, m.o.grad_accum); ++slot) {
+    const data::SamplePlan plan = m.plan(slot);
     kinds.push_back(plan.ref_dropped ? "ref-dropped" : data::sample_kind_name(plan.kind));
   }
   StepReport r;
   r.lr = m.optimizer->lr_at(m.step);
   r.grad_norm = m.optimizer->step(m.step);
+  loss = m.dp.sum(loss);
   m.step += 1;
   r.step = m.step;
   r.steps = m.o.steps;
@@ -441,30 +492,41 @@ StepReport Trainer::train_step() {
   r.kind = join(kinds, ",");
   r.seconds = std::chrono::duration<double>(Clock::now() - started).count();
 
-  const nlohmann::json line{{"step", r.step}, {"loss", r.loss}, {"lr", r.lr}, {"grad_norm", r.grad_norm},
-                            {"seconds", r.seconds}, {"kind", r.kind}};
-  m.journal.push_back(line.dump());
-  m.history.emplace_back(r.step, r.loss);
-  fs::create_directories(m.o.out);
-  if (!m.journal_synced) {
-    // First line of this process: rewrite the kept journal (drops lines past a resumed checkpoint).
-    m.journal_synced = true;
-    std::string all;
-    for (const auto& l : m.journal) all += l + "\n";
-    write_file_atomically((fs::path(m.o.out) / "train.jsonl").string(), all.data(), all.size());
-  } else {
-    std::ofstream(fs::path(m.o.out) / "train.jsonl", std::ios::app) << m.journal.back() << "\n";
-  }
+  m.append_journal(r);
   if (m.cb.step) m.cb.step(r);
   return r;
 }
 
+// OUT/train.jsonl and the loss history: rank 0's.
+void Trainer::Impl::append_journal(const StepReport& r) {
+  if (!dp.leader()) return;
+  const nlohmann::json line{{"step", r.step}, {"loss", r.loss}, {"lr", r.lr}, {"grad_norm", r.grad_norm},
+                            {"seconds", r.seconds}, {"kind", r.kind}};
+  journal.push_back(line.dump());
+  history.emplace_back(r.step, r.loss);
+  fs::create_directories(o.out);
+  if (!journal_synced) {
+    // First line of this process: rewrite the kept journal (drops lines past a resumed checkpoint).
+    journal_synced = true;
+    std::string all;
+    for (const auto& l : journal) all += l + "\n";
+    write_file_atomically((fs::path(o.out) / "train.jsonl").string(), all.data(), all.size());
+  } else {
+    std::ofstream(fs::path(o.out) / "train.jsonl", std::ios::app) << journal.back() << "\n";
+  }
+}
+
 std::string Trainer::save() {
   Impl& m = *impl_;
-  const std::string dir = save_checkpoint(m.o.out, m.step, m.checkpoint_content(), m.o.keep, m.cb.on_checkpoint_file);
-  const std::string svg = loss_svg(m.history);
-  write_file_atomically((fs::path(m.o.out) / "loss.svg").string(), svg.data(), svg.size());
-  m.info("saved " + dir);
+  if (m.dp.world() > 1) m.weights_digest = m.dp.check_in_sync(m.optimizer->parameters(), m.step);
+  std::string dir = (fs::path(m.o.out) / checkpoint_name(m.step)).string();
+  if (m.dp.leader()) {
+    dir = save_checkpoint(m.o.out, m.step, m.checkpoint_content(), m.o.keep, m.cb.on_checkpoint_file);
+    const std::string svg = loss_svg(m.history);
+    write_file_atomically((fs::path(m.o.out) / "loss.svg").string(), svg.data(), svg.size());
+    m.info("saved " + dir);
+  }
+  m.dp.barrier();  // no rank runs ahead of a save (nor reads a checkpoint not yet written)
   return dir;
 }
 
@@ -472,16 +534,21 @@ void Trainer::run(const std::atomic<bool>* cancel) {
   Impl& m = *impl_;
   int64_t saved = m.step;
   while (m.step < m.o.steps) {
-    if (cancel && cancel->load()) {
+    // Every rank stops at the same step (Ctrl-C may reach them at different times).
+    if (m.dp.any(cancel && cancel->load())) {
       if (m.step > saved) save();
       throw Cancelled();
     }
     train_step();
     const bool validating = m.o.validate_every > 0 && m.step % m.o.validate_every == 0;
     if ((m.o.save_every > 0 && m.step % m.o.save_every == 0 && m.step < m.o.steps) || validating) save(), saved = m.step;
-    if (validating) m.validate((fs::path(m.o.out) / checkpoint_name(m.step)).string());
+    if (validating) {
+      if (m.dp.leader()) m.validate((fs::path(m.o.out) / checkpoint_name(m.step)).string());
+      m.dp.barrier();  // the others wait for rank 0's video (within --dist-timeout)
+    }
   }
-  if (m.step > saved || !fs::exists(fs::path(m.o.out) / checkpoint_name(m.step))) save();
+  // (Rank 0 decides whether the final checkpoint is missing: only it writes.)
+  if (m.dp.any(m.step > saved || (m.dp.leader() && !fs::exists(fs::path(m.o.out) / checkpoint_name(m.step))))) save();
 }
 
 const std::vector<NamedParameter>& Trainer::trainable_parameters() const { return impl_->optimizer->parameters(); }

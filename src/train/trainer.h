@@ -17,6 +17,10 @@
 #include "io/model_paths.h"
 #include "train/optimizer.h"
 
+namespace ma::dist {
+class Communicator;
+}
+
 namespace ma::train {
 
 struct TrainOptions {
@@ -25,7 +29,7 @@ struct TrainOptions {
   ModelPathOverrides parts;         // per-part overrides, as `animate` takes (--motion-module: e.g.
                                     // AnimateDiff's mm_sd_v15*.ckpt when the models lack temporal_attention)
   int64_t width = 512, height = 512;
-  int64_t batch = 1;                // samples per micro-step
+  int64_t batch = 1;                // samples per micro-step (per rank)
   int64_t grad_accum = 1;           // micro-steps per optimiser step
   int64_t steps = 1000;             // optimiser steps in total
   OptimizerOptions optim;
@@ -68,13 +72,19 @@ class Trainer {
   // Scans the dataset, loads and initialises the models, sets up the
   // optimiser, and restores a checkpoint when options.resume is set. Nothing
   // is written under options.out before the first save.
-  Trainer(const TrainOptions& options, const TrainCallbacks& callbacks = {});
+  // `comm` (null: one process): train data-parallel as its rank (see
+  // train/data_parallel.h); every rank constructs its Trainer with the same
+  // options, and only rank 0 writes anything.
+  Trainer(const TrainOptions& options, const TrainCallbacks& callbacks = {},
+          std::shared_ptr<dist::Communicator> comm = nullptr);
   ~Trainer();
 
   int64_t step() const;  // optimiser steps done
-  // One optimiser step (grad_accum x batch samples). Appends to OUT/train.jsonl.
+  // One optimiser step (world x grad_accum x batch samples). Appends to OUT/train.jsonl.
   StepReport train_step();
-  // Writes OUT/checkpoint-<step> (and loss.svg); returns its path.
+  // Writes OUT/checkpoint-<step> (and loss.svg); returns its path. On several
+  // ranks every rank calls it: the weights are checked to agree, rank 0
+  // writes, and all wait for it.
   std::string save();
   // Trains to options.steps, saving every save_every and at the end; on
   // *cancel saves and throws ma::Cancelled.

@@ -155,6 +155,10 @@ TEST(Communicator, GradientsAveragedInBuckets) {
     RANK_CHECK(!grads[2].defined());
     RANK_CHECK(at::equal(grads[3], at::full({2}, 2.5, at::kDouble)));
     RANK_CHECK(at::equal(grads[4], at::full({5}, -2.5)));
+    // average = false: the plain sum (the trainer's losses already carry 1/N).
+    std::vector<at::Tensor> summed = {at::full({7}, v)};
+    allreduce_gradients(summed, *comm, /*bucket_bytes=*/64, /*average=*/false);
+    RANK_CHECK(at::equal(summed[0], at::full({7}, 5.0)));
     return 0;
   });
   ASSERT_FALSE(r.timed_out);
