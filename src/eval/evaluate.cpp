@@ -190,12 +190,15 @@ EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, co
     if (sums.count(m)) report.scores.emplace_back(m, sums[m] / static_cast<double>(report.frames));
     if (m == "fid")
       report.scores.emplace_back(m, frechet_distance(fit_gaussian(at::cat(pred_features)), fit_gaussian(at::cat(gt_features))));
-    if (m == "fid-vid")
-      report.scores.emplace_back(m, frechet_distance(fit_gaussian(pred_videos.resnet_features("--pred")),
-                                                     fit_gaussian(gt_videos.resnet_features("--gt"))));
-    if (m == "fvd")
-      report.scores.emplace_back(m, frechet_distance(fit_gaussian(pred_videos.i3d_features("--pred")),
-                                                     fit_gaussian(gt_videos.i3d_features("--gt"))));
+    // --pred before --gt (argument order is unspecified): a too-short input is named the same way every time.
+    if (m == "fid-vid") {
+      const Gaussian p = fit_gaussian(pred_videos.resnet_features("--pred"));
+      report.scores.emplace_back(m, frechet_distance(p, fit_gaussian(gt_videos.resnet_features("--gt"))));
+    }
+    if (m == "fvd") {
+      const Gaussian p = fit_gaussian(pred_videos.i3d_features("--pred"));
+      report.scores.emplace_back(m, frechet_distance(p, fit_gaussian(gt_videos.i3d_features("--gt"))));
+    }
   }
   return report;
 }

@@ -1,4 +1,4 @@
-// `animate --dataset` end to end on the tiny fixture models, then the
+// `animate --dataset` (the built program, MA_BINARY) end to end on the tiny fixture models, then the
 // evaluation's three commands on its output: `eval --prepare-gt` on the same
 // dataset and `eval --pred OUT --gt GT` pair frame for frame.
 #include <gtest/gtest.h>
