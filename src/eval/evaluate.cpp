@@ -87,6 +87,21 @@ std::string size_text(const at::Tensor& frame) {
   return std::to_string(frame.size(1)) + "x" + std::to_string(frame.size(0));
 }
 
+// FID-VID / FVD: a side of frame folders with too few windows fails before
+// any frame is decoded (video files are only counted once decoded).
+void check_windows(const std::vector<VideoPair>& pairs, const std::vector<std::string>& run) {
+  const std::string metric = has(run, "fid-vid") ? "FID-VID" : has(run, "fvd") ? "FVD" : "";
+  if (metric.empty()) return;
+  int64_t pred = 0, gt = 0;
+  for (const VideoPair& pair : pairs) {
+    if (pair.pred->is_file || pair.gt->is_file) return;
+    pred += static_cast<int64_t>(video_windows(pair.pred->frame_names, 0).size());
+    gt += static_cast<int64_t>(video_windows(pair.gt->frame_names, 0).size());
+  }
+  require_windows(pred, metric, "--pred");
+  require_windows(gt, metric, "--gt");
+}
+
 }  // namespace
 
 EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, const EvalOptions& options) {
@@ -103,6 +118,7 @@ EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, co
   FrameSet mask;
   if (!options.mask_path.empty()) mask = list_frame_set(options.mask_path, "--mask");
   const std::vector<VideoPair> pairs = pair_frame_sets(pred, gt, options.mask_path.empty() ? nullptr : &mask);
+  check_windows(pairs, run);
 
   for (const std::string& m : run)
     if (is_frame_metric(m)) report.per_frame_metrics.push_back(m);

@@ -57,13 +57,17 @@ at::Tensor run_windows(const Net& net, const at::Tensor& frames, const std::vect
 at::Tensor features_of(const std::vector<at::Tensor>& parts, const std::string& metric, const std::string& role) {
   int64_t n = 0;
   for (const at::Tensor& p : parts) n += p.size(0);
-  if (n < 2)
-    throw Error(metric + " needs at least 2 windows of 16 consecutive frames in " + role + ", found " +
-                std::to_string(n));
+  require_windows(n, metric, role);
   return at::cat(parts);
 }
 
 }  // namespace
+
+void require_windows(int64_t n, const std::string& metric, const std::string& role) {
+  if (n < 2)
+    throw Error(metric + " needs at least 2 windows of 16 consecutive frames in " + role + ", found " +
+                std::to_string(n));
+}
 
 std::vector<std::vector<int64_t>> video_windows(const std::vector<std::string>& names, int64_t count) {
   std::vector<std::vector<int64_t>> windows;

@@ -26,6 +26,9 @@ constexpr int64_t kVideoWindow = 16;
 // empty (positions: every start 0 .. count - 16).
 std::vector<std::vector<int64_t>> video_windows(const std::vector<std::string>& names, int64_t count);
 
+// ma::Error ("<metric> needs at least 2 windows ... in <role>, found n") unless n >= 2.
+void require_windows(int64_t n, const std::string& metric, const std::string& role);
+
 // RGB8 [H, W, 3] frames -> the networks' inputs [3, T, S, S] (float32).
 at::Tensor resnet3d_frames(const std::vector<at::Tensor>& rgb8);
 at::Tensor i3d_frames(const std::vector<at::Tensor>& rgb8);
