@@ -20,6 +20,8 @@ layouts under the real names: resnet-50-kinetics.pth as kenshohara's
 train.py saves it ({epoch, arch, state_dict with DataParallel's "module.",
 optimizer}, legacy pre-1.6 format, no num_batches_tracked, like the 2017
 file), i3d_pretrained_400.pt as a plain state dict (zip format).
+The legacy format names storages by object id, so a rerun writes the same tensors
+in another byte order (the other outputs are byte-identical).
 Output in tests/data/eval/video_tiny/:
   weights/{resnet-50-kinetics.pth, i3d_pretrained_400.pt}
   pred/<video>/<frame>.png, gt/<video>/<frame>.png (two videos, 17 and 16 frames)
