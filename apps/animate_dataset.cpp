@@ -54,13 +54,20 @@ std::vector<int64_t> used_frames(const AnimationJob& job, int64_t length) {
 
 DatasetJobs plan_dataset_jobs(const std::string& dir, const std::string& videos, const std::string& out_dir,
                               const AnimationJob& base) {
-  DatasetJobs plan{data::Dataset::scan(dir), {}, {}};
+  // Only the chosen videos are scanned (the scan decodes every frame once).
+  data::ScanOptions scan;
+  if (!videos.empty()) scan.only = selected_names(videos);
+  std::error_code ec;
+  for (const std::string& name : scan.only)
+    if (!fs::is_directory(fs::path(dir) / "videos", ec) && !fs::is_directory(fs::path(dir) / name, ec))
+      throw Error("--videos: the dataset " + dir + " has no video '" + name + "'");
+  DatasetJobs plan{data::Dataset::scan(dir, scan), {}, {}};
   std::vector<size_t> chosen(plan.dataset.size());
   std::iota(chosen.begin(), chosen.end(), 0);
   if (!videos.empty()) {
     chosen.clear();
     std::set<size_t> seen;
-    for (const std::string& name : selected_names(videos)) {
+    for (const std::string& name : scan.only) {
       size_t c = 0;
       while (c < plan.dataset.size() && plan.dataset.clip(c).name != name) ++c;
       if (c == plan.dataset.size()) throw Error("--videos: the dataset " + dir + " has no video '" + name + "'");

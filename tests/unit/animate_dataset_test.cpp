@@ -102,13 +102,14 @@ TEST(AnimateDataset, EveryVideoFromItsFirstFrameThenEval) {
 TEST(AnimateDataset, VideosListAndBadFlagsAreOneLine) {
   TempDir tmp;
   make_dataset(tmp / "ds");
+  fs::create_directories(tmp / "ds/broken/images");  // no densepose/: scanning it would fail
   std::ofstream(tmp / "list.txt") << "# one per line\nvidB\n";
   CliResult r = animate({"--dataset", tmp / "ds", "--videos", tmp / "list.txt", "--out", tmp / "pred",
                          "--max-frames", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> files = files_under(tmp / "pred");
   std::sort(files.begin(), files.end());
-  EXPECT_EQ(files, (std::vector<std::string>{"vidB/0001.png", "vidB/0002.png"}));
+  EXPECT_EQ(files, (std::vector<std::string>{"vidB/0001.png", "vidB/0002.png"}));  // only vidB was scanned
 
   auto one_line = [](const CliResult& c, const std::string& needle) {
     EXPECT_NE(c.exit_code, 0);
@@ -116,6 +117,7 @@ TEST(AnimateDataset, VideosListAndBadFlagsAreOneLine) {
     EXPECT_NE(c.err.find(needle), std::string::npos) << c.err;
   };
   one_line(animate({"--dataset", tmp / "ds", "--videos", "vidA,nope", "--out", tmp / "p2"}), "no video 'nope'");
+  one_line(animate({"--dataset", tmp / "ds", "--videos", "nope", "--out", tmp / "p2"}), "no video 'nope'");
   one_line(animate({"--dataset", tmp / "ds", "--source", tmp / "ds/vidA/images/0001.png", "--out", tmp / "p3"}),
            "--source cannot be used with --dataset");
   one_line(animate({"--dataset", tmp / "ds"}), "--dataset needs --out DIR");
