@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 
+#include "apps/animate_dataset.h"
 #include "apps/commands.h"
 #include "apps/dist_options.h"
 #include "cli/animation_config.h"
@@ -33,6 +34,7 @@ struct AnimateOptions {
   cli::ModelFlags models;
   std::string source, motion, out, frames_out, grid;
   std::string extract_pose, pose_out;  // --motion is a raw video: DensePose weights; keep its motion video there
+  std::string dataset, videos;         // batch form over a TikTok-layout dataset (--out is a folder)
   AnimationParams params;  // the sampling settings; width/height come from the three below
   int64_t size = AnimationParams{}.width, width = 0, height = 0;
   int64_t seed = static_cast<int64_t>(AnimationParams{}.seed);  // -1: random
@@ -53,7 +55,7 @@ struct AnimateFlags {
 const char* const kFlagsModeOnly[] = {"--source", "--motion", "--out",   "--frames-out", "--grid", "--pose-out",
                                       "--max-frames", "--offset", "--size", "--width",    "--height",
                                       "--steps",  "--guidance", "--seed", "--context",
-                                      "--L"};
+                                      "--L",      "--dataset", "--videos"};
 
 const char* kFooter = R"(Modes:
   Flags:  --source, --motion and --out are required; every other option has a default.
@@ -73,6 +75,14 @@ const char* kFooter = R"(Modes:
           the model part options override the yaml's pretrained_* paths; --overlap, --prompt,
           --negative-prompt, --device, --threads, --dtype, --quiet and --log-json apply; other options are
           refused.
+
+Dataset: --dataset DIR --out OUT_DIR animates every video of a TikTok-layout dataset
+  (<video>/images/<frame> + <video>/densepose/<frame>) as DisCo evaluates: the reference is
+  the video's first frame, the motion its DensePose frames, both centre-cropped to the output
+  aspect; --videos A,B (or a file with one name per line) picks some. Each result is written
+  as OUT_DIR/<video>/<frame>.png, named as the images/ frames: the layout of
+  `eval --prepare-gt`, so `eval --pred OUT_DIR --gt GT_DIR` pairs them. Every video uses the
+  same --seed; --max-frames/--offset apply to each (the reference stays frame 0).
 
 Inputs: the reference image (PNG/JPEG/WebP/BMP) and every motion frame (MP4/WebM/GIF or a
   folder of numbered frames, sorted by name) are resized to the output size with Pillow's
@@ -106,6 +116,18 @@ EngineOptions check_mode_options(const AnimateOptions& o, const AnimateFlags& f)
     return engine;
   }
   if (f.out_dir->count() > 0) throw Error("--out-dir only applies to --config (use --out)");
+  if (!o.videos.empty() && o.dataset.empty()) throw Error("--videos needs --dataset");
+  if (!o.dataset.empty()) {
+    for (const auto& [given, name] : {std::pair<bool, const char*>{!o.source.empty(), "--source"},
+                                      {!o.motion.empty(), "--motion"},
+                                      {!o.extract_pose.empty(), "--extract-pose"},
+                                      {!o.frames_out.empty(), "--frames-out"},
+                                      {!o.grid.empty(), "--grid"},
+                                      {!o.pose_out.empty(), "--pose-out"}})
+      if (given) throw Error(std::string(name) + " cannot be used with --dataset (each video gives its own)");
+    if (o.out.empty()) throw Error("--dataset needs --out DIR (one folder of frames per video is written there)");
+    return engine;
+  }
   if (o.source.empty()) throw Error("--source is required (or give --config)");
   if (o.motion.empty()) throw Error("--motion is required (or give --config)");
   if (o.out.empty()) throw Error("--out is required (or give --config)");
@@ -156,8 +178,11 @@ class AnimateRun {
 
   // Decodes the first inputs before anything else (a bad image or video fails
   // fast and names itself), then finds and loads the models once for all jobs.
-  void run(const std::vector<AnimationJob>& jobs, const std::function<ModelPaths()>& find_models) {
-    JobInputs first = load_job_inputs(jobs.front());
+  // `inputs_of(i)`, when given, makes job i's inputs instead of load_job_inputs.
+  void run(const std::vector<AnimationJob>& jobs, const std::function<ModelPaths()>& find_models,
+           const std::function<JobInputs(size_t)>& inputs_of = {}) {
+    auto inputs = [&](size_t i) { return inputs_of ? inputs_of(i) : load_job_inputs(jobs[i]); };
+    JobInputs first = inputs(0);
     const ModelPaths paths = find_models();
     describe_inputs(jobs.front(), first);
     EngineOptions engine = engine_;
@@ -175,8 +200,12 @@ class AnimateRun {
     rep_.info("models loaded in " + cli::format_duration(seconds_since(t0)));
     for (size_t i = 0; i < jobs.size(); ++i) {
       if (cancel_->load()) throw Cancelled();
-      JobInputs inputs = i == 0 ? std::move(first) : load(jobs[i]);
-      animate_one(animator, job_of_this_rank(jobs[i]), inputs, static_cast<int64_t>(i) + 1,
+      JobInputs in = std::move(first);
+      if (i > 0) {
+        in = inputs(i);
+        describe_inputs(jobs[i], in);
+      }
+      animate_one(animator, job_of_this_rank(jobs[i]), in, static_cast<int64_t>(i) + 1,
                   static_cast<int64_t>(jobs.size()));
     }
   }
@@ -192,12 +221,6 @@ class AnimateRun {
     job.params.seed = dist_.agree(job.params.seed);
     if (!dist_.leader()) job.video_out = job.grid_out = job.frames_out = job.control_out = job.source_out = "";
     return job;
-  }
-
-  JobInputs load(const AnimationJob& job) {
-    JobInputs in = load_job_inputs(job);
-    describe_inputs(job, in);
-    return in;
   }
 
   void describe_inputs(const AnimationJob& job, const JobInputs& in) {
@@ -279,6 +302,18 @@ void run_flags_mode(const AnimateOptions& o, const AnimateFlags& f, const Engine
   }
 }
 
+void run_dataset_mode(const AnimateOptions& o, const AnimateFlags& f, const EngineOptions& engine, cli::Reporter& rep,
+                      const std::atomic<bool>* cancel, const DistRun& dist) {
+  AnimationJob base = job_from_flags(o, f);
+  rep.info("scanning the dataset " + o.dataset);
+  const DatasetJobs plan = plan_dataset_jobs(o.dataset, o.videos, o.out, base);
+  rep.info(std::to_string(plan.jobs.size()) + " videos to animate into " + o.out);
+  rep.json({{"event", "config"}, {"dataset", o.dataset}, {"out", o.out}, {"jobs", plan.jobs.size()}});
+  AnimateRun(engine, rep, cancel, dist)
+      .run(plan.jobs, [&] { return resolve_model_paths(o.models.models, o.models.parts); },
+           [&](size_t i) { return load_dataset_inputs(plan, i); });
+}
+
 void run_config_mode(const AnimateOptions& o, const AnimateFlags& f, const EngineOptions& engine, cli::Reporter& rep,
                      const std::atomic<bool>* cancel, const DistRun& dist) {
   cli::ConfigLoadOptions load;
@@ -330,7 +365,9 @@ int run_animate(const AnimateOptions& o, const AnimateFlags& f) {
   const cli::LogMode mode = dist.leader() ? cli::log_mode_from(o.output) : cli::LogMode::quiet;
   cli::Reporter rep(mode, ::isatty(STDERR_FILENO) == 1);
   try {
-    if (o.config.empty())
+    if (!o.dataset.empty())
+      run_dataset_mode(o, f, engine, rep, cancel, dist);
+    else if (o.config.empty())
       run_flags_mode(o, f, engine, rep, cancel, dist);
     else
       run_config_mode(o, f, engine, rep, cancel, dist);
@@ -370,7 +407,17 @@ Action add_animate_command(CLI::App& app) {
   sub->add_option("--motion", o->motion, "DensePose motion: MP4/WebM/GIF video or a folder of numbered frames")
       ->type_name("VIDEO|DIR")
       ->group(inputs);
-  sub->add_option("--out", o->out, "Output MP4 (H.264)")->type_name("FILE")->group(inputs);
+  sub->add_option("--out", o->out, "Output MP4 (H.264); with --dataset the folder receiving <video>/<frame>.png")
+      ->type_name("FILE")
+      ->group(inputs);
+  sub->add_option("--dataset", o->dataset,
+                  "Animate every video of a TikTok-layout dataset (<video>/images + <video>/densepose) from its "
+                  "first frame, for `eval` (see Dataset below)")
+      ->type_name("DIR")
+      ->group(inputs);
+  sub->add_option("--videos", o->videos, "With --dataset: only these videos (comma-separated, or a file of names)")
+      ->type_name("LIST")
+      ->group(inputs);
   sub->add_option("--extract-pose", o->extract_pose,
                   "--motion is a raw video of a person: make its DensePose motion first with these detectron2 "
                   "weights (as `magicanimate densepose` does with its defaults)")

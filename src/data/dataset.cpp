@@ -115,13 +115,17 @@ Dataset Dataset::scan(const std::string& root_dir, const ScanOptions& options) {
     bool folder_layout;
   };
   std::vector<Candidate> candidates;
+  auto wanted = [&](const fs::path& p) {
+    const auto& only = options.only;
+    return only.empty() || std::find(only.begin(), only.end(), p.filename().string()) != only.end();
+  };
   if (is_dir(root / "videos")) {
     if (!is_dir(root / "densepose")) throw Error("dataset " + root_dir + ": videos/ has no densepose/ beside it");
     for (const auto& v : sorted_entries(root / "videos"))
-      candidates.push_back({v.filename().string(), v, pose_partner(root / "densepose", v), false});
+      if (wanted(v)) candidates.push_back({v.filename().string(), v, pose_partner(root / "densepose", v), false});
   } else {
     for (const auto& d : sorted_entries(root)) {
-      if (!is_dir(d)) continue;
+      if (!is_dir(d) || !wanted(d)) continue;
       if (!is_dir(d / "images")) {
         if (options.skip_bad) {
           if (options.warn) options.warn("skipping clip " + d.filename().string() + ": no images/ folder");

@@ -25,6 +25,7 @@ struct Clip {
 struct ScanOptions {
   bool skip_bad = false;                                 // skip broken clips instead of failing
   std::function<void(const std::string&)> warn;          // one line per skipped clip
+  std::vector<std::string> only;                         // scan only the clips of these names (empty: all)
 };
 
 // A crop window in relative terms, shared by a sample's frames, poses and

@@ -8,6 +8,7 @@
 #include "eval/frame_set.h"
 #include "eval/frechet.h"
 #include "eval/lpips.h"
+#include "eval/video_features.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;
@@ -33,9 +34,6 @@ namespace {
 
 bool is_pixel_metric(const std::string& m) { return m == "l1" || m == "psnr" || m == "ssim"; }
 
-// Network metrics this build can compute (the others are refused by name).
-bool is_implemented(const std::string& m) { return is_pixel_metric(m) || m == "lpips" || m == "fid"; }
-
 // The per-frame metrics in report order.
 bool is_frame_metric(const std::string& m) { return is_pixel_metric(m) || m == "lpips"; }
 
@@ -52,7 +50,7 @@ std::string missing_weight(const std::string& metric, const std::string& dir) {
 }
 
 // Decides what runs: explicit requests are checked, the default takes the
-// pixel metrics and each implemented network metric whose weights are present.
+// pixel metrics and each network metric whose weights are present.
 std::vector<std::string> select_metrics(const EvalOptions& o, std::vector<std::string>& refused) {
   std::vector<std::string> run;
   const bool by_default = o.metrics.empty();
@@ -65,12 +63,10 @@ std::vector<std::string> select_metrics(const EvalOptions& o, std::vector<std::s
     }
     const std::string missing = missing_weight(m, o.weights_dir);
     if (by_default) {
-      if (missing.empty() && is_implemented(m)) run.push_back(m);
+      if (missing.empty()) run.push_back(m);
       continue;
     }
-    if (!is_implemented(m)) {
-      refused.push_back("metric '" + m + "' is not implemented in this build yet");
-    } else if (o.weights_dir.empty()) {
+    if (o.weights_dir.empty()) {
       refused.push_back("metric '" + m + "' needs --weights DIR holding " + weight_files_of(m).front() +
                         " (see README, Evaluation)");
     } else if (!missing.empty()) {
@@ -91,6 +87,21 @@ std::string size_text(const at::Tensor& frame) {
   return std::to_string(frame.size(1)) + "x" + std::to_string(frame.size(0));
 }
 
+// FID-VID / FVD: a side of frame folders with too few windows fails before
+// any frame is decoded (video files are only counted once decoded).
+void check_windows(const std::vector<VideoPair>& pairs, const std::vector<std::string>& run) {
+  const std::string metric = has(run, "fid-vid") ? "FID-VID" : has(run, "fvd") ? "FVD" : "";
+  if (metric.empty()) return;
+  int64_t pred = 0, gt = 0;
+  for (const VideoPair& pair : pairs) {
+    if (pair.pred->is_file || pair.gt->is_file) return;
+    pred += static_cast<int64_t>(video_windows(pair.pred->frame_names, 0).size());
+    gt += static_cast<int64_t>(video_windows(pair.gt->frame_names, 0).size());
+  }
+  require_windows(pred, metric, "--pred");
+  require_windows(gt, metric, "--gt");
+}
+
 }  // namespace
 
 EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, const EvalOptions& options) {
@@ -107,6 +118,7 @@ EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, co
   FrameSet mask;
   if (!options.mask_path.empty()) mask = list_frame_set(options.mask_path, "--mask");
   const std::vector<VideoPair> pairs = pair_frame_sets(pred, gt, options.mask_path.empty() ? nullptr : &mask);
+  check_windows(pairs, run);
 
   for (const std::string& m : run)
     if (is_frame_metric(m)) report.per_frame_metrics.push_back(m);
@@ -118,6 +130,13 @@ EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, co
   std::unique_ptr<FidInception> inception;
   if (has(run, "fid"))
     inception = std::make_unique<FidInception>(FidInception::load(weight_path(options.weights_dir, weight_files_of("fid")[0])));
+  // FID-VID and FVD: windows of each video of each side (DisCo's frame-folder protocol).
+  std::unique_ptr<Resnet3d> resnet3d;
+  if (has(run, "fid-vid")) resnet3d = Resnet3d::load(weight_path(options.weights_dir, weight_files_of("fid-vid")[0]));
+  std::unique_ptr<InceptionI3d> i3d;
+  if (has(run, "fvd")) i3d = InceptionI3d::load(weight_path(options.weights_dir, weight_files_of("fvd")[0]));
+  const bool video_metrics = resnet3d || i3d;
+  VideoFeatures pred_videos(resnet3d.get(), i3d.get()), gt_videos(resnet3d.get(), i3d.get());
   std::vector<at::Tensor> pred_features, gt_features, pred_batch, gt_batch;
   auto flush_fid = [&]() {
     if (!inception || gt_batch.empty()) return;
@@ -137,9 +156,14 @@ EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, co
                   "': --pred has " + std::to_string(p.size()) + ", --gt has " + std::to_string(n));
     if (mk && mk->size() != n)
       throw Error("--mask has " + std::to_string(mk->size()) + " frames where --gt has " + std::to_string(n));
+    std::vector<at::Tensor> pred_video, gt_video;  // video metrics: each frame at its own size
     for (int64_t i = 0; i < n; ++i) {
       const at::Tensor gt_frame = g.frame(i);
       at::Tensor pred_frame = p.frame(i);
+      if (video_metrics) {
+        pred_video.push_back(pred_frame);
+        gt_video.push_back(gt_frame);
+      }
       if (inception) {
         // As pytorch-fid reads the files: the prediction at its own size (resized to 299 inside).
         pred_batch.push_back(pred_frame);
@@ -170,6 +194,10 @@ EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, co
       for (const auto& [k, v] : row.values) sums[k] += v;
       report.per_frame.push_back(std::move(row));
     }
+    if (video_metrics) {
+      pred_videos.add_video(pred_video, pair.pred->frame_names);
+      gt_videos.add_video(gt_video, pair.gt->frame_names);
+    }
     ++report.videos;
   }
   flush_fid();
@@ -178,6 +206,15 @@ EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, co
     if (sums.count(m)) report.scores.emplace_back(m, sums[m] / static_cast<double>(report.frames));
     if (m == "fid")
       report.scores.emplace_back(m, frechet_distance(fit_gaussian(at::cat(pred_features)), fit_gaussian(at::cat(gt_features))));
+    // --pred before --gt (argument order is unspecified): a too-short input is named the same way every time.
+    if (m == "fid-vid") {
+      const Gaussian p = fit_gaussian(pred_videos.resnet_features("--pred"));
+      report.scores.emplace_back(m, frechet_distance(p, fit_gaussian(gt_videos.resnet_features("--gt"))));
+    }
+    if (m == "fvd") {
+      const Gaussian p = fit_gaussian(pred_videos.i3d_features("--pred"));
+      report.scores.emplace_back(m, frechet_distance(p, fit_gaussian(gt_videos.i3d_features("--gt"))));
+    }
   }
   return report;
 }

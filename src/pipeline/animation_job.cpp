@@ -147,10 +147,13 @@ JobResult run_animation_job(Animator& animator, const AnimationJob& job, const J
   if (!job.source_out.empty())
     write_mp4(staged.file(job.source_out), frames, fps, cancel, [&](int64_t) { return source; });
   if (!job.frames_out.empty()) {
+    const auto& names = job.frame_names;
+    if (!names.empty() && static_cast<int64_t>(names.size()) != frames)
+      throw Error(std::to_string(names.size()) + " frame names for " + std::to_string(frames) + " result frames");
     fs::path folder = staged.folder(job.frames_out);
     for (int64_t i = 0; i < frames; ++i) {
       throw_if_cancelled(cancel);
-      write_png((folder / frame_name(i)).string(), result[i]);
+      write_png((folder / (names.empty() ? frame_name(i) : names[i] + ".png")).string(), result[i]);
     }
   }
   throw_if_cancelled(cancel);

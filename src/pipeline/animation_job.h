@@ -24,6 +24,7 @@ struct AnimationJob {
   std::string video_out;    // the result as H.264 MP4
   std::string grid_out;     // source | control | result rows, like the original's grid.mp4
   std::string frames_out;   // folder receiving 0000.png, 0001.png, ...
+  std::vector<std::string> frame_names;  // or these names (+ ".png"), one per result frame
   std::string control_out;  // the resized control video (the original's ctrl.mp4)
   std::string source_out;   // the source image for every frame (the original's orig.mp4)
 };

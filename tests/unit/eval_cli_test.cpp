@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "eval/frechet.h"
+#include "io/weights.h"
 #include "test_util.h"
 
 namespace ma {
@@ -215,6 +217,39 @@ TEST(EvalCli, MissingWeightsRefuseOnlyThatMetric) {
   // Without --weights at all, and for a metric whose network is not built in yet.
   expect_one_line_error(run_eval({"--pred", eval_data("pred"), "--gt", eval_data("gt"), "--metrics", "lpips"}),
                         "needs --weights DIR holding vgg16-397923af.pth");
+}
+
+TEST(EvalCli, VideoMetricsOnTinyNetworks) {
+  // tests/data/eval/video_tiny: DisCo's 3D ResNet and I3D at reduced widths
+  // under the real file names, two videos of 17 and 16 frames (2 + 1
+  // windows a side) and DisCo's features of each window
+  // (make_video_metric_case.py). The Fréchet distance of those features is
+  // the expected value; features agree to ~1e-5 relative (see
+  // eval_video_metrics_test), the distance of 3 samples to 1e-3 relative.
+  CliResult r = run_eval({"--pred", eval_data("video_tiny/pred"), "--gt", eval_data("video_tiny/gt"), "--metrics",
+                          "fid-vid,fvd", "--weights", eval_data("video_tiny/weights"), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json out = nlohmann::json::parse(r.out);
+  EXPECT_EQ(out["videos"], 2);
+  EXPECT_EQ(out["frames"], 33);
+  const TensorMap f = load_weights_as_stored(eval_data("video_tiny/fixture.safetensors"));
+  for (const auto& [metric, key] : {std::pair<std::string, std::string>{"fid-vid", "rn50"}, {"fvd", "i3d"}}) {
+    SCOPED_TRACE(metric);
+    const double want =
+        eval::frechet_distance(eval::fit_gaussian(f.at("pred_" + key)), eval::fit_gaussian(f.at("gt_" + key)));
+    ASSERT_TRUE(out.contains(metric)) << r.out;
+    EXPECT_GT(want, 0);
+    EXPECT_NEAR(out[metric].get<double>(), want, 1e-3 * want);
+  }
+  // Too short for two 16-frame windows: one line.
+  expect_one_line_error(run_eval({"--pred", eval_data("pred"), "--gt", eval_data("gt"), "--metrics", "fvd",
+                                  "--weights", eval_data("video_tiny/weights")}),
+                        "FVD needs at least 2 windows of 16 consecutive frames in --pred, found 0");
+  test::TempDir empty;
+  CliResult missing = run_eval({"--pred", eval_data("video_tiny/pred"), "--gt", eval_data("video_tiny/gt"), "--metrics",
+                                "l1,fid-vid", "--weights", empty.path(), "--json"});
+  expect_one_line_error(missing, empty / "resnet-50-kinetics.pth");
+  EXPECT_TRUE(nlohmann::json::parse(missing.out).contains("l1"));
 }
 
 }  // namespace
