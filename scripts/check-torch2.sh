@@ -159,7 +159,7 @@ if ((cuda)); then
       rm -rf "$stub"
     fi
     MA_SKIP_BROWSER=1 MA_TORCH_PACKAGE=libtorch-cuda-dev bash scripts/setup.sh
-    # nccl.h: a CUDA libtorch's ProcessGroupNCCL header includes it (src/dist).
+    # nccl.h: ProcessGroupNCCL.hpp of a CUDA libtorch includes it (src/dist).
     for p in nvidia-cuda-toolkit libnccl-dev; do
       dpkg-query -W -f="\${Status}" $p 2>/dev/null | grep -q "install ok installed" ||
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $p

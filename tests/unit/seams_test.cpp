@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard (not via ATen.h on 2.x)
 #include <c10/core/InferenceMode.h>
 
 #include <cmath>
