@@ -81,7 +81,6 @@ void validate(const TrainOptions& o) {
   if (o.save_every < 0) throw Error("--save-every must be >= 0");
   if (o.keep < 0) throw Error("--keep must be >= 0");
   if (o.validate_every < 0) throw Error("--validate-every must be >= 0");
-  if (o.gradient_checkpointing) throw Error("--gradient-checkpointing is not implemented yet");
   if (o.sampler.stage == 2 && o.sampler.frames > 24)
     throw Error("--frames " + std::to_string(o.sampler.frames) + ": the motion modules take at most 24 frames");
   for (const auto& part : o.trainable) {
@@ -210,6 +209,10 @@ void Trainer::Impl::load_models() {
   } else {
     unet = load_unet3d(paths, weights);
   }
+  // --gradient-checkpointing: every block of the three trained networks
+  // recomputes its activations in backward (models/block_checkpoint.h).
+  appearance->gradient_checkpointing = controlnet->gradient_checkpointing = unet->gradient_checkpointing =
+      o.gradient_checkpointing;
 }
 
 // Only the chosen parts get requires_grad (fresh copies, so no weight file's
