@@ -426,10 +426,11 @@ StepReport Trainer::train_step() {
   const int64_t n = m.o.batch * m.o.grad_accum;
   double loss = 0;
   std::vector<std::string> kinds;
+  const int64_t draws = m.o.repeat_first_sample ? 0 : m.step;  // the step whose random draws are used
   for (int64_t slot = 0; slot < n; ++slot) {
-    std::mt19937_64 stream = data::sample_stream(m.o.seed, m.step, slot);
+    std::mt19937_64 stream = data::sample_stream(m.o.seed, draws, slot);
     const data::SamplePlan plan = data::draw_sample(m.o.sampler, m.lengths, stream);
-    at::Generator gen = sample_generator(m.o.seed, m.step, slot);
+    at::Generator gen = sample_generator(m.o.seed, draws, slot);
     loss += m.train_sample(plan, gen, 1.0 / static_cast<double>(n)) / static_cast<double>(n);
     kinds.push_back(plan.ref_dropped ? "ref-dropped" : data::sample_kind_name(plan.kind));
   }
