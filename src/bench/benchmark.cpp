@@ -157,6 +157,15 @@ void log_result(const std::function<void(const std::string&)>& log, const Compon
         " GFLOP");
 }
 
+// The whole run's peak RSS and allocation-cache figures.
+void fill_process_figures(BenchReport& r) {
+  r.process_peak_rss_bytes = peak_rss_bytes();
+  const AllocationCacheStats cache = allocation_cache_stats();
+  r.allocation_cache_cap_bytes = cache.cap_bytes;
+  r.allocation_cache_hits = cache.hits;
+  r.allocation_cache_misses = cache.misses;
+}
+
 }  // namespace
 
 ComponentResult measure_component(const std::string& key, const std::string& description, int64_t units,
@@ -299,7 +308,7 @@ BenchReport run_benchmark(const BenchOptions& o) {
     r.gemm_peak_gflops = gemm_peak_gflops(o.gemm_size, at::kFloat);
     r.conv_peak_gflops = conv_peak_gflops(at::kFloat);
     run_train_benchmark(o, r);
-    r.process_peak_rss_bytes = peak_rss_bytes();
+    fill_process_figures(r);
     return r;
   }
   Runner run(o, r);
@@ -401,11 +410,7 @@ BenchReport run_benchmark(const BenchOptions& o) {
   std::stable_sort(r.components.begin(), r.components.end(), [&](const ComponentResult& a, const ComponentResult& b) {
     return std::find(keys.begin(), keys.end(), a.key) < std::find(keys.begin(), keys.end(), b.key);
   });
-  r.process_peak_rss_bytes = peak_rss_bytes();
-  const AllocationCacheStats cache = allocation_cache_stats();
-  r.allocation_cache_cap_bytes = cache.cap_bytes;
-  r.allocation_cache_hits = cache.hits;
-  r.allocation_cache_misses = cache.misses;
+  fill_process_figures(r);
   return r;
 }
 
@@ -478,11 +483,13 @@ std::string BenchReport::to_table() const {
   if (gemm_peak_dtype_gflops > 0)
     out << "; " << dtype_name(options.dtype) << ": " << gemm_peak_dtype_gflops << " GFLOP/s";
   out << "; fp32 3x3 convolution (oneDNN): " << conv_peak_gflops << " GFLOP/s\n\n";
-  out << std::left << std::setw(26) << "component" << std::right << std::setw(11) << "seconds" << std::setw(11)
+  size_t width = 26;  // the longest key, at least
+  for (const ComponentResult& c : components) width = std::max(width, c.key.size() + 2);
+  out << std::left << std::setw(static_cast<int>(width)) << "component" << std::right << std::setw(11) << "seconds" << std::setw(11)
       << "GFLOP" << std::setw(10) << "GFLOP/s" << std::setw(8) << "%peak" << std::setw(13) << "peak RSS MB" << "\n";
   for (const ComponentResult& c : components) {
     const double gflops = c.seconds > 0 ? c.flops.total() / 1e9 / c.seconds : 0;
-    out << std::left << std::setw(26) << c.key << std::right << std::setprecision(3) << std::setw(11) << c.seconds
+    out << std::left << std::setw(static_cast<int>(width)) << c.key << std::right << std::setprecision(3) << std::setw(11) << c.seconds
         << std::setprecision(1) << std::setw(11) << c.flops.total() / 1e9 << std::setw(10) << gflops << std::setw(8)
         << (gemm_peak_gflops > 0 ? 100.0 * gflops / gemm_peak_gflops : 0.0) << std::setprecision(0) << std::setw(13)
         << to_mb(c.peak_rss_bytes) << "\n";

@@ -30,7 +30,8 @@ struct StageModels {
   std::unique_ptr<UNetModel> appearance, unet;
   std::unique_ptr<ControlNetModel> controlnet;
   std::unique_ptr<train::Optimizer> optimizer;
-  int64_t trainable = 0;  // parameters (elements)
+  int64_t trainable = 0;     // parameters (elements)
+  int64_t weight_bytes = 0;  // every network's weights
 };
 
 StageModels build_stage(int stage, const BenchOptions& o) {
@@ -71,6 +72,9 @@ StageModels build_stage(int stage, const BenchOptions& o) {
   } else {
     take("motion_modules", *m.unet, true);
   }
+  for (const nn::Module* mod : std::initializer_list<const nn::Module*>{m.vae.get(), m.appearance.get(),
+                                                                        m.controlnet.get(), m.unet.get()})
+    for (const nn::ParamInfo& p : mod->state_entries()) m.weight_bytes += static_cast<int64_t>(p.slot->nbytes());
   m.optimizer = std::make_unique<train::Optimizer>(std::move(params), train::OptimizerOptions{});
   return m;
 }
@@ -114,6 +118,7 @@ void run_train_benchmark(const BenchOptions& o, BenchReport& r) {
     const int64_t frames = stage == 1 ? 1 : o.frames;
     log("bench: building the stage-" + std::to_string(stage) + " models (random weights)");
     StageModels m = build_stage(stage, o);
+    r.weight_bytes = std::max(r.weight_bytes, m.weight_bytes);
     for (bool checkpointed : {false, true}) {
       const std::string key = key_of(stage, checkpointed);
       if (!wanted(key)) continue;
