@@ -10,6 +10,7 @@
 
 #include "tests/temp_dir.h"
 #include "tests/test_util.h"
+#include "tests/tiny_train.h"
 #include "tests/train_data.h"
 #include "train/trainer.h"
 
@@ -19,17 +20,9 @@ namespace {
 std::vector<double> losses(int stage, at::ScalarType dtype, bool checkpointing) {
   test::TempDir data, out;
   test::make_tiktok_clip(data.path(), "a", 4, 64, 64, 2);
-  train::TrainOptions o;
-  o.sampler.stage = stage;
-  o.models = test::models_dir();
-  o.data = data.path();
-  o.out = out.path();
-  o.width = o.height = 64;
-  o.sampler.frames = 3;
-  o.save_every = 0;
+  train::TrainOptions o = test::tiny_train_options(stage, data.path(), out.path());
   o.optim.lr = 1e-4;
   o.seed = 5;
-  o.threads = 1;
   o.dtype = dtype;
   o.gradient_checkpointing = checkpointing;
   train::Trainer t(o);

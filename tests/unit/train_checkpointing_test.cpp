@@ -18,6 +18,7 @@
 #include "pipeline/model_loading.h"
 #include "tests/temp_dir.h"
 #include "tests/test_util.h"
+#include "tests/tiny_train.h"
 #include "tests/train_data.h"
 #include "train/objective.h"
 #include "train/trainer.h"
@@ -222,17 +223,9 @@ TEST(GradientCheckpointing, TrainerStepsMatch) {
     std::vector<double> losses[2];
     for (int ckpt = 0; ckpt < 2; ++ckpt) {
       test::TempDir out;
-      train::TrainOptions o;
-      o.sampler.stage = stage;
-      o.models = test::models_dir();
-      o.data = data.path();
-      o.out = out.path();
-      o.width = o.height = 64;
-      o.sampler.frames = 3;
-      o.save_every = 0;
+      train::TrainOptions o = test::tiny_train_options(stage, data.path(), out.path());
       o.optim.lr = 1e-3;
       o.seed = 11;
-      o.threads = 1;
       o.gradient_checkpointing = ckpt == 1;
       train::Trainer t(o);
       for (int i = 0; i < 2; ++i) losses[ckpt].push_back(t.train_step().loss);

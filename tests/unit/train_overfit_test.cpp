@@ -10,6 +10,7 @@
 
 #include "tests/temp_dir.h"
 #include "tests/test_util.h"
+#include "tests/tiny_train.h"
 #include "tests/train_data.h"
 #include "train/trainer.h"
 
@@ -25,22 +26,14 @@ double mean(const std::vector<double>& v, size_t begin, size_t end) {
 void overfit(int stage, int64_t steps, double lr, bool repeat_first_sample = false, double clip_grad = 0) {
   test::TempDir data, out;
   test::make_tiktok_clip(data.path(), "only", stage == 1 ? 2 : 3, 64, 64, 1);
-  train::TrainOptions o;
-  o.sampler.stage = stage;
-  o.models = test::models_dir();
-  o.data = data.path();
-  o.out = out.path();
-  o.width = o.height = 64;
-  o.sampler.frames = 3;
+  train::TrainOptions o = test::tiny_train_options(stage, data.path(), out.path());
   o.sampler.ref_drop = 0;
   o.steps = steps;
-  o.save_every = 0;
   o.optim.lr = lr;
   o.optim.weight_decay = 0;
   o.optim.clip_grad = clip_grad;  // 0: clipping only slows stage 1's run
   o.repeat_first_sample = repeat_first_sample;
   o.seed = 3;
-  o.threads = 1;
   train::Trainer t(o);
   std::vector<double> losses;
   for (int64_t i = 0; i < steps; ++i) {
