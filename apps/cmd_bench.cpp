@@ -33,6 +33,13 @@ const char* kFooter = R"(Components (each timed once, after the models are built
   denoise_step_F_frames   one complete denoising step of an F-frame video (F = --frames)
   denoise_step_2F_frames  the same for 2F frames (several overlapping windows)
   end_to_end              F frames, --steps steps: text, reference, denoising, decode
+With --train, one training step of each stage instead (forward + backward + AdamW, VAE encode included):
+  train_stage1_step                1 image, appearance encoder + ControlNet trained
+  train_stage1_step_checkpointed   the same with --gradient-checkpointing
+  train_stage2_step                an F-frame clip (F = --frames), motion modules trained
+  train_stage2_step_checkpointed   the same with --gradient-checkpointing
+  Full size in fp32 holds the weights, gradients and AdamW moments: stage 1 about 23 GB,
+  stage 2 about 15 GB before activations (docs/performance.md).
 FLOPs: 2 x multiply-adds of every convolution, linear-layer matmul and attention matmul the layers
   dispatch (counted at their real shapes); "percent_of_peak" compares GFLOP/s with the fp32 GEMM
   peak measured at the start of the same run. Peak RSS is the process's (weights included) while
@@ -62,6 +69,7 @@ Action add_bench_command(CLI::App& app) {
   sub->add_option("--only", f->only, "Comma-separated components to run (default: all)");
   sub->add_option("--gemm-size", f->options.gemm_size, "n of the n^3 GEMM that measures the peak")
       ->capture_default_str();
+  sub->add_flag("--train", f->options.train, "Time one training step of each stage instead (see below)");
   sub->add_flag("--json", f->json, "Print one JSON object instead of the table");
   // --json is the report's format, not JSON log lines.
   cli::add_output_options(*sub, f->output, "", /*json_lines=*/false, "No progress lines on stderr");

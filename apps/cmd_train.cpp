@@ -138,7 +138,7 @@ Action add_train_command(CLI::App& app) {
   sub->add_option("--threads", t.threads, "CPU threads (0: every core)")->capture_default_str()->group(g_run);
   sub->add_option("--dtype", o->dtype, "Weights and compute: fp32 or bf16")->capture_default_str()->group(g_run);
   sub->add_flag("--gradient-checkpointing", t.gradient_checkpointing,
-                "Recompute block activations in the backward pass (not implemented yet)")
+                "Recompute each UNet/ControlNet/appearance-encoder block's activations in the backward pass (less memory; a stage-2 step counts 25% more FLOPs)")
       ->group(g_run);
   sub->add_flag("--log-json", o->log_json, "One JSON object per step on stdout (default: off)")->group(g_run);
   sub->add_flag("--quiet", o->quiet, "Print nothing but errors (default: off)")->group(g_run);

@@ -20,6 +20,7 @@
 
 #include "bench/memory.h"
 #include "bench/models.h"
+#include "bench/train_bench.h"
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
 #include "models/controlnet.h"
@@ -91,6 +92,7 @@ std::string loaded_blas() {
 }  // namespace
 
 std::vector<std::string> component_keys(const BenchOptions& o) {
+  if (o.train) return train_component_keys();
   return {"text_encoder",     "vae_encode_reference", "appearance_encoder", "controlnet_frame",
           "unet3d_window",    "vae_decode_frame",     step_key(o.frames),   step_key(2 * o.frames),
           "end_to_end"};
@@ -149,6 +151,48 @@ double conv_peak_gflops(at::ScalarType dtype, int reps) {
 
 namespace {
 
+void log_result(const std::function<void(const std::string&)>& log, const ComponentResult& res) {
+  if (log)
+    log("bench: " + res.key + ": " + std::to_string(res.seconds) + " s, " + std::to_string(res.flops.total() / 1e9) +
+        " GFLOP");
+}
+
+// The whole run's peak RSS and allocation-cache figures.
+void fill_process_figures(BenchReport& r) {
+  r.process_peak_rss_bytes = peak_rss_bytes();
+  const AllocationCacheStats cache = allocation_cache_stats();
+  r.allocation_cache_cap_bytes = cache.cap_bytes;
+  r.allocation_cache_hits = cache.hits;
+  r.allocation_cache_misses = cache.misses;
+}
+
+}  // namespace
+
+ComponentResult measure_component(const std::string& key, const std::string& description, int64_t units,
+                                  const std::function<void(const std::string&)>& log, const std::function<void()>& fn) {
+  if (log) log("bench: " + key + " (" + description + ")");
+  ComponentResult res;
+  res.key = key;
+  res.description = description;
+  res.units = units;
+  reset_peak_rss();
+  FlopCounts flops;
+  const auto t0 = Clock::now();
+  {
+    FlopCounter counter;
+    fn();
+    flops = counter.counts();
+  }
+  const double seconds = since(t0);
+  res.seconds = seconds / static_cast<double>(units);
+  res.flops = flops.scaled(1.0 / static_cast<double>(units));
+  res.peak_rss_bytes = peak_rss_bytes();
+  log_result(log, res);
+  return res;
+}
+
+namespace {
+
 class Runner {
  public:
   Runner(const BenchOptions& o, BenchReport& r) : o_(o), r_(r) {}
@@ -160,32 +204,13 @@ class Runner {
     if (o_.log) o_.log(line);
   }
 
-  // Times fn once with the FLOP counter on and the peak RSS restarted.
   template <class Fn>
   void measure(const std::string& key, const std::string& description, int64_t units, Fn&& fn) {
-    log("bench: " + key + " (" + description + ")");
-    ComponentResult res;
-    res.key = key;
-    res.description = description;
-    res.units = units;
-    reset_peak_rss();
-    FlopCounts flops;
-    const auto t0 = Clock::now();
-    {
-      FlopCounter counter;
-      fn();
-      flops = counter.counts();
-    }
-    const double seconds = since(t0);
-    res.seconds = seconds / static_cast<double>(units);
-    res.flops = flops.scaled(1.0 / static_cast<double>(units));
-    res.peak_rss_bytes = peak_rss_bytes();
-    add(res);
+    r_.components.push_back(measure_component(key, description, units, o_.log, fn));
   }
 
   void add(const ComponentResult& res) {
-    log("bench: " + res.key + ": " + std::to_string(res.seconds) + " s, " + std::to_string(res.flops.total() / 1e9) +
-        " GFLOP");
+    log_result(o_.log, res);
     r_.components.push_back(res);
   }
 
@@ -277,6 +302,15 @@ BenchReport run_benchmark(const BenchOptions& o) {
   r.blas = loaded_blas();
   r.models = o.models_dir.empty() ? "MagicAnimate full size (SD 1.5 configs), random weights"
                                   : o.models_dir + " configs, random weights";
+  if (o.train) {
+    r.models = o.models_dir.empty() ? "MagicAnimate full size (SD 1.5 configs), random weights, training"
+                                    : o.models_dir + " configs, random weights, training";
+    r.gemm_peak_gflops = gemm_peak_gflops(o.gemm_size, at::kFloat);
+    r.conv_peak_gflops = conv_peak_gflops(at::kFloat);
+    run_train_benchmark(o, r);
+    fill_process_figures(r);
+    return r;
+  }
   Runner run(o, r);
   c10::InferenceMode inference;
 
@@ -376,11 +410,7 @@ BenchReport run_benchmark(const BenchOptions& o) {
   std::stable_sort(r.components.begin(), r.components.end(), [&](const ComponentResult& a, const ComponentResult& b) {
     return std::find(keys.begin(), keys.end(), a.key) < std::find(keys.begin(), keys.end(), b.key);
   });
-  r.process_peak_rss_bytes = peak_rss_bytes();
-  const AllocationCacheStats cache = allocation_cache_stats();
-  r.allocation_cache_cap_bytes = cache.cap_bytes;
-  r.allocation_cache_hits = cache.hits;
-  r.allocation_cache_misses = cache.misses;
+  fill_process_figures(r);
   return r;
 }
 
@@ -421,6 +451,7 @@ nlohmann::ordered_json BenchReport::to_json() const {
   j["size"] = options.size;
   j["frames"] = options.frames;
   j["steps"] = options.steps;
+  if (options.train) j["train"] = true;
   j["dtype"] = dtype_name(options.dtype);
   j["threads"] = threads;
   j["models"] = models;
@@ -452,11 +483,13 @@ std::string BenchReport::to_table() const {
   if (gemm_peak_dtype_gflops > 0)
     out << "; " << dtype_name(options.dtype) << ": " << gemm_peak_dtype_gflops << " GFLOP/s";
   out << "; fp32 3x3 convolution (oneDNN): " << conv_peak_gflops << " GFLOP/s\n\n";
-  out << std::left << std::setw(26) << "component" << std::right << std::setw(11) << "seconds" << std::setw(11)
+  size_t width = 26;  // the longest key, at least
+  for (const ComponentResult& c : components) width = std::max(width, c.key.size() + 2);
+  out << std::left << std::setw(static_cast<int>(width)) << "component" << std::right << std::setw(11) << "seconds" << std::setw(11)
       << "GFLOP" << std::setw(10) << "GFLOP/s" << std::setw(8) << "%peak" << std::setw(13) << "peak RSS MB" << "\n";
   for (const ComponentResult& c : components) {
     const double gflops = c.seconds > 0 ? c.flops.total() / 1e9 / c.seconds : 0;
-    out << std::left << std::setw(26) << c.key << std::right << std::setprecision(3) << std::setw(11) << c.seconds
+    out << std::left << std::setw(static_cast<int>(width)) << c.key << std::right << std::setprecision(3) << std::setw(11) << c.seconds
         << std::setprecision(1) << std::setw(11) << c.flops.total() / 1e9 << std::setw(10) << gflops << std::setw(8)
         << (gemm_peak_gflops > 0 ? 100.0 * gflops / gemm_peak_gflops : 0.0) << std::setprecision(0) << std::setw(13)
         << to_mb(c.peak_rss_bytes) << "\n";

@@ -25,6 +25,7 @@ struct BenchOptions {
   at::Device device = at::kCPU;  // models and inputs (the GEMM peak is the CPU's)
   int64_t gemm_size = 2048;  // n of the n x n x n peak GEMM
   std::vector<std::string> only;  // component keys to run; empty: all
+  bool train = false;  // the training steps instead (bench/train_bench.h)
   std::function<void(const std::string&)> log;  // progress lines (may be empty)
 };
 
@@ -61,6 +62,11 @@ struct BenchReport {
 };
 
 BenchReport run_benchmark(const BenchOptions& options);
+
+// Times fn once with the FLOP counter on and the peak RSS restarted; `log`
+// (may be empty) gets a line before and after.
+ComponentResult measure_component(const std::string& key, const std::string& description, int64_t units,
+                                  const std::function<void(const std::string&)>& log, const std::function<void()>& fn);
 
 // Best of `reps` timed at::mm of two n x n matrices in `dtype` (after one
 // warm-up), in GFLOP/s (2 n^3 per product), on the current thread setting.

@@ -19,13 +19,14 @@ namespace {
 thread_local FlopCounter* tl_counter = nullptr;
 thread_local int tl_depth = 0;  // counted ops currently running on this thread
 
-enum class Kind { kNone, kConv, kMatmul, kBatchedMatmul, kFusedAttention };
+enum class Kind { kNone, kConv, kConvBackward, kMatmul, kBatchedMatmul, kFusedAttention };
 
 Kind kind_of(const char* name) {
   if (std::strncmp(name, "aten::", 6) != 0) return Kind::kNone;
   const char* op = name + 6;
   if (!std::strcmp(op, "convolution") || !std::strcmp(op, "_convolution") || !std::strcmp(op, "conv2d"))
     return Kind::kConv;
+  if (!std::strcmp(op, "convolution_backward")) return Kind::kConvBackward;
   // aten::linear is counted as a whole: how it reaches its GEMM differs by
   // version (libtorch 2.x sends a non-contiguous 3-D input through bmm, which
   // would otherwise be booked as attention).
@@ -63,6 +64,20 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
         double per = 1;
         for (int64_t d = 1; d < w->dim(); ++d) per *= static_cast<double>(w->size(d));
         pending->macs_per_output = per;  // counted in on_end from the output size
+      }
+      break;
+    }
+    case Kind::kConvBackward: {
+      // convolution_backward(grad_output, input, weight, ..., output_mask):
+      // the input and the weight gradient each cost what the forward did.
+      const at::Tensor *grad_out = tensor_arg(fn, 0), *w = tensor_arg(fn, 2);
+      const auto inputs = fn.inputs();
+      if (grad_out && w && w->dim() >= 3 && inputs.size() > 10 && inputs[10].isBoolList()) {
+        double per = 1;
+        for (int64_t d = 1; d < w->dim(); ++d) per *= static_cast<double>(w->size(d));
+        const auto mask = inputs[10].toBoolList();
+        const double passes = (mask.get(0) ? 1.0 : 0.0) + (mask.get(1) ? 1.0 : 0.0);
+        c.conv += passes * 2.0 * static_cast<double>(grad_out->numel()) * per;
       }
       break;
     }
@@ -116,6 +131,7 @@ void on_end(const at::RecordFunction& fn, at::ObserverContext* ctx) {
         c.conv += 2.0 * static_cast<double>(outputs[0].toTensor().numel()) * pending->macs_per_output;
       break;
     }
+    case Kind::kConvBackward: c.conv_s += seconds; break;
     case Kind::kMatmul: c.linear_s += seconds; break;
     case Kind::kBatchedMatmul:
     case Kind::kFusedAttention: c.attention_s += seconds; break;

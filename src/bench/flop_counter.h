@@ -6,6 +6,7 @@
 //
 // FLOPs are 2 x multiply-adds of
 //   aten::convolution        2 * output elements * (C_in / groups) * kh * kw
+//   aten::convolution_backward   the same per gradient asked for (input, weight)
 //   aten::mm / addmm          2 * m * n * k              (Linear layers)
 //   aten::bmm / baddbmm       2 * batch * m * n * k      (attention q.k^T, p.v)
 //   aten::scaled_dot_product_attention   4 * batch*heads * N * M * D (fused kernel)

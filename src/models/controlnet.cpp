@@ -1,5 +1,7 @@
 #include "models/controlnet.h"
 
+#include "models/block_checkpoint.h"
+
 #include "util/error.h"
 
 namespace ma {
@@ -59,8 +61,8 @@ ControlResiduals ControlNetModel::forward(const at::Tensor& sample, const at::Te
   at::Tensor c = config_.conditioning_bgr ? cond.flip({1}) : cond;
   at::Tensor h = conv_in->forward(sample) + controlnet_cond_embedding->forward(c);
   std::vector<at::Tensor> skips{h};
-  for (const DownBlock* block : *down_blocks) h = block->forward(h, ctx, skips);
-  h = mid_block->forward(h, ctx);
+  for (const DownBlock* block : *down_blocks) h = down_block_forward(*block, h, ctx, skips, gradient_checkpointing);
+  h = mid_block_forward(*mid_block, h, ctx, gradient_checkpointing);
 
   ControlResiduals out;
   for (size_t i = 0; i < skips.size(); ++i) out.down.push_back((*controlnet_down_blocks)[i].forward(skips[i]) * scale);

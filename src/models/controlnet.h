@@ -39,6 +39,10 @@ class ControlNetModel : public nn::Module {
   MidBlock* mid_block;
   nn::Conv2d* controlnet_mid_block;
 
+  // Training (--gradient-checkpointing): each block's activations are
+  // recomputed in the backward pass instead of kept (models/block_checkpoint.h).
+  bool gradient_checkpointing = false;
+
  private:
   UNetConfig config_;
 };

@@ -1,5 +1,7 @@
 #include "models/unet.h"
 
+#include "models/block_checkpoint.h"
+
 #include "util/error.h"
 
 namespace ma {
@@ -102,7 +104,7 @@ at::Tensor UNetModel::forward(const at::Tensor& sample, const at::Tensor& timest
 
   at::Tensor h = conv_in->forward(sample);
   std::vector<at::Tensor> skips{h};
-  for (const DownBlock* block : *down_blocks) h = block->forward(h, ctx, skips);
+  for (const DownBlock* block : *down_blocks) h = down_block_forward(*block, h, ctx, skips, gradient_checkpointing);
   if (residuals) {
     if (residuals->down.size() != skips.size())
       throw Error("UNet: expected " + std::to_string(skips.size()) + " ControlNet residuals, got " +
@@ -112,10 +114,10 @@ at::Tensor UNetModel::forward(const at::Tensor& sample, const at::Tensor& timest
 
   ctx.attn.reference = reference;  // reference attention in the mid and up blocks only
   if (reference && reference->mode == nn::ReferenceBank::Mode::kRead) reference->cursor = 0;
-  h = mid_block->forward(h, ctx);
+  h = mid_block_forward(*mid_block, h, ctx, gradient_checkpointing);
   if (residuals) h = add_residual(h, residuals->mid);
   for (const UpBlock* block : *up_blocks) {
-    h = block->forward(h, ctx, skips);
+    h = up_block_forward(*block, h, ctx, skips, gradient_checkpointing);
     if (!h.defined()) return h;  // appearance encoder: the bank is complete
   }
   if (reference && reference->mode == nn::ReferenceBank::Mode::kRead && reference->cursor != reference->entries.size())

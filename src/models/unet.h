@@ -55,6 +55,10 @@ class UNetModel : public nn::Module {
   nn::GroupNorm* conv_norm_out = nullptr;
   nn::Conv2d* conv_out = nullptr;
 
+  // Training (--gradient-checkpointing): each block's activations are
+  // recomputed in the backward pass instead of kept (models/block_checkpoint.h).
+  bool gradient_checkpointing = false;
+
  private:
   UNetConfig config_;
   UNetKind kind_;

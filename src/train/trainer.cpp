@@ -83,7 +83,6 @@ void validate(const TrainOptions& o) {
   if (o.save_every < 0) throw Error("--save-every must be >= 0");
   if (o.keep < 0) throw Error("--keep must be >= 0");
   if (o.validate_every < 0) throw Error("--validate-every must be >= 0");
-  if (o.gradient_checkpointing) throw Error("--gradient-checkpointing is not implemented yet");
   if (o.sampler.stage == 2 && o.sampler.frames > 24)
     throw Error("--frames " + std::to_string(o.sampler.frames) + ": the motion modules take at most 24 frames");
   for (const auto& part : o.trainable) {
@@ -130,8 +129,11 @@ struct Trainer::Impl {
 
   // ---- the objective ---------------------------------------------------------
   // What sample `slot` (global) of the current step is.
+  // The step whose random draws a sample uses: this one, or always step 0
+  // with repeat_first_sample (the overfitting test's fixed sample).
+  int64_t draws() const { return o.repeat_first_sample ? 0 : step; }
   data::SamplePlan plan(int64_t slot) const {
-    std::mt19937_64 stream = data::sample_stream(o.seed, step, slot);
+    std::mt19937_64 stream = data::sample_stream(o.seed, draws(), slot);
     return data::draw_sample(o.sampler, lengths, stream);
   }
   double train_sample(const data::SamplePlan& s, at::Generator& gen, double weight);
@@ -221,6 +223,10 @@ void Trainer::Impl::load_models() {
   } else {
     unet = load_unet3d(paths, weights);
   }
+  // --gradient-checkpointing: every block of the three trained networks
+  // recomputes its activations in backward (models/block_checkpoint.h).
+  appearance->gradient_checkpointing = controlnet->gradient_checkpointing = unet->gradient_checkpointing =
+      o.gradient_checkpointing;
 }
 
 // Only the chosen parts get requires_grad (fresh copies, so no weight file's
@@ -471,7 +477,7 @@ StepReport Trainer::train_step() {
   double loss = 0;
   for (int64_t slot : mine) {
     const data::SamplePlan plan = m.plan(slot);
-    at::Generator gen = sample_generator(m.o.seed, m.step, slot);
+    at::Generator gen = sample_generator(m.o.seed, m.draws(), slot);
     loss += m.train_sample(plan, gen, 1.0 / n) / n;
   }
   m.dp.reduce_gradients(m.optimizer->parameters());

@@ -45,6 +45,10 @@ struct TrainOptions {
   bool scaled_linear = false;       // beta schedule (release: linear)
   std::string prompt;               // text condition (release: "")
   bool gradient_checkpointing = false;
+  // Tests: every step trains on step 0's draws (the same frames, crop,
+  // reference, noise and t), to check that the trained parts can fit one
+  // sample (train_overfit_test).
+  bool repeat_first_sample = false;
   int64_t validate_every = 0;
 };
 
