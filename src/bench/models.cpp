@@ -8,7 +8,7 @@
 #include <fstream>
 #include <vector>
 
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
 #include "models/controlnet.h"

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "io/config.h"
-#include "io/tensor_map.h"
+#include "util/config.h"
+#include "weights/tensor_map.h"
 #include "models/sd15_configs.h"
 #include "nn/init.h"
 #include "nn/module.h"

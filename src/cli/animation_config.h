@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "pipeline/animation_job.h"
 
 namespace ma::cli {

@@ -1,4 +1,4 @@
-#include "pipeline/ddim.h"
+#include "diffusion/ddim.h"
 
 #include "util/error.h"
 

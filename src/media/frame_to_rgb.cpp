@@ -1,9 +1,9 @@
-#include "io/frame_to_rgb.h"
+#include "media/frame_to_rgb.h"
 
 #include <cstring>
 
-#include "io/jpeg_color.h"
-#include "io/webp_color.h"
+#include "media/jpeg_color.h"
+#include "media/webp_color.h"
 #include "util/error.h"
 
 extern "C" {

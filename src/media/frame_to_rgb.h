@@ -3,7 +3,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
-#include "io/libav_util.h"
+#include "media/libav_util.h"
 
 namespace ma::av {
 

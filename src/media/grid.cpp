@@ -1,6 +1,6 @@
 // make_grid_row: torchvision.utils.make_grid(nrow >= n, padding, pad_value=0)
 // on uint8 images.
-#include "io/video.h"
+#include "media/video.h"
 #include "util/error.h"
 
 namespace ma {

@@ -5,9 +5,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "io/frame_to_rgb.h"
-#include "io/image.h"
-#include "io/libav_util.h"
+#include "media/frame_to_rgb.h"
+#include "media/image.h"
+#include "media/libav_util.h"
 #include "util/error.h"
 
 namespace ma {

@@ -1,4 +1,4 @@
-#include "io/libav_util.h"
+#include "media/libav_util.h"
 
 #include <mutex>
 #include <new>

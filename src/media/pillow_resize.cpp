@@ -11,7 +11,7 @@
 #include <cmath>
 #include <vector>
 
-#include "io/image.h"
+#include "media/image.h"
 #include "util/error.h"
 
 namespace ma {

@@ -1,9 +1,9 @@
 // write_png through FFmpeg's PNG encoder (lossless RGB24).
 #include <cstring>
 
-#include "io/atomic_file.h"
-#include "io/image.h"
-#include "io/libav_util.h"
+#include "util/atomic_file.h"
+#include "media/image.h"
+#include "media/libav_util.h"
 #include "util/error.h"
 
 namespace ma {

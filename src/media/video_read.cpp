@@ -5,10 +5,10 @@
 #include <cmath>
 #include <filesystem>
 
-#include "io/frame_to_rgb.h"
-#include "io/image.h"
-#include "io/libav_util.h"
-#include "io/video.h"
+#include "media/frame_to_rgb.h"
+#include "media/image.h"
+#include "media/libav_util.h"
+#include "media/video.h"
 #include "util/error.h"
 
 namespace ma {

@@ -4,9 +4,9 @@
 #include <cstring>
 #include <filesystem>
 
-#include "io/atomic_file.h"
-#include "io/libav_util.h"
-#include "io/video.h"
+#include "util/atomic_file.h"
+#include "media/libav_util.h"
+#include "media/video.h"
 #include "util/error.h"
 
 extern "C" {

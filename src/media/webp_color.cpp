@@ -1,4 +1,4 @@
-#include "io/webp_color.h"
+#include "media/webp_color.h"
 
 #include <algorithm>
 #include <vector>

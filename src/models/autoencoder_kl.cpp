@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "io/weights.h"
+#include "weights/weights.h"
 #include "util/error.h"
 
 namespace ma {

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "io/config.h"
-#include "io/tensor_map.h"
+#include "util/config.h"
+#include "weights/tensor_map.h"
 #include "models/vae_blocks.h"
 #include "nn/module.h"
 

@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "io/weights.h"
+#include "weights/weights.h"
 #include "nn/bf16_compute.h"
 #include "util/error.h"
 

@@ -10,8 +10,8 @@
 #pragma once
 #include <string>
 
-#include "io/config.h"
-#include "io/tensor_map.h"
+#include "util/config.h"
+#include "weights/tensor_map.h"
 #include "nn/layers.h"
 #include "nn/module.h"
 

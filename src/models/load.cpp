@@ -1,6 +1,6 @@
 #include "models/load.h"
 
-#include "io/weights.h"
+#include "weights/weights.h"
 
 namespace ma {
 

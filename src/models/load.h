@@ -1,7 +1,7 @@
 // Loading weights into a module tree: a lookup by checkpoint key, with every
 // missing, unexpected or mis-shaped key reported by name in one error.
 #pragma once
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 #include "nn/module.h"
 
 namespace ma {

@@ -3,7 +3,7 @@
 #pragma once
 #include <cstdint>
 
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 #include "nn/module.h"
 
 namespace ma::nn {

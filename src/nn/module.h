@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 
 namespace ma::nn {
 

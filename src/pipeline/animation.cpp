@@ -9,7 +9,7 @@
 #include <cmath>
 
 #include "pipeline/context_windows.h"
-#include "pipeline/ddim.h"
+#include "diffusion/ddim.h"
 #include "pipeline/denoise_windows.h"
 #include "pipeline/model_loading.h"
 #include "util/cpu_allocator.h"

@@ -9,9 +9,9 @@
 #include <sstream>
 #include <system_error>
 
-#include "io/image.h"
-#include "io/video.h"
-#include "pipeline/job_outputs.h"
+#include "media/image.h"
+#include "media/video.h"
+#include "util/staged_outputs.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;

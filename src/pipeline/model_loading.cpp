@@ -4,7 +4,7 @@
 
 #include <optional>
 
-#include "io/weights.h"
+#include "weights/weights.h"
 #include "models/load.h"
 #include "util/error.h"
 

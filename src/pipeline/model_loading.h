@@ -3,8 +3,8 @@
 #pragma once
 #include <memory>
 
-#include "io/model_paths.h"
-#include "io/tensor_map.h"
+#include "weights/model_paths.h"
+#include "weights/tensor_map.h"
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
 #include "models/controlnet.h"

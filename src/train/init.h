@@ -10,7 +10,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 #include "models/controlnet.h"
 #include "models/unet.h"
 

@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "diffusion/noise_schedule.h"
-#include "io/atomic_file.h"
-#include "io/config.h"
-#include "io/video.h"
-#include "io/weights.h"
+#include "util/atomic_file.h"
+#include "util/config.h"
+#include "media/video.h"
+#include "weights/weights.h"
 #include "models/load.h"
 #include "pipeline/animation.h"
 #include "pipeline/model_loading.h"

@@ -1,4 +1,4 @@
-#include "io/config.h"
+#include "util/config.h"
 
 #include <fstream>
 #include <sstream>

@@ -1,4 +1,4 @@
-#include "pipeline/job_outputs.h"
+#include "util/staged_outputs.h"
 
 #include <stdlib.h>
 #include <unistd.h>

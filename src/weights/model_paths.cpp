@@ -1,4 +1,4 @@
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 
 #include <filesystem>
 #include <vector>

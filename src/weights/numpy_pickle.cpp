@@ -1,8 +1,8 @@
-#include "io/numpy_pickle.h"
+#include "weights/numpy_pickle.h"
 
 #include <fstream>
 
-#include "io/torch_pickle.h"
+#include "weights/torch_pickle.h"
 #include "util/error.h"
 
 namespace ma {

@@ -1,12 +1,12 @@
 // Reader for plain pickles of numpy arrays: detectron2's model-zoo .pkl files,
 // {"model": {name: numpy.ndarray}, "__author__": ..., ...}. The same
-// restricted unpickler as torch.save files (io/torch_pickle.h) interprets
+// restricted unpickler as torch.save files (weights/torch_pickle.h) interprets
 // them: it executes nothing, copies each array's raw bytes into a tensor of
 // its declared dtype and shape, and refuses every other global by name.
 #pragma once
 #include <string>
 
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 
 namespace ma {
 

@@ -1,4 +1,4 @@
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 
 namespace ma {
 

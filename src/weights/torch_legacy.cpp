@@ -6,7 +6,7 @@
 #include <cstring>
 #include <map>
 
-#include "io/torch_pickle.h"
+#include "weights/torch_pickle.h"
 #include "util/error.h"
 
 namespace ma {

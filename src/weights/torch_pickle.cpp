@@ -1,7 +1,7 @@
 // The restricted unpickler behind load_torch_pickle (the zip side lives in
 // torch_zip.cpp). It is a small stack machine over pickle opcodes whose only
 // "calls" are a fixed set of constructors it implements itself.
-#include "io/torch_pickle.h"
+#include "weights/torch_pickle.h"
 
 #include <algorithm>
 #include <cstdio>

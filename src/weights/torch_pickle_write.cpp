@@ -1,11 +1,11 @@
-#include "io/torch_pickle_write.h"
+#include "weights/torch_pickle_write.h"
 
 #include <zip.h>
 
 #include <cstring>
 #include <filesystem>
 
-#include "io/atomic_file.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 namespace ma {

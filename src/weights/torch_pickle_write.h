@@ -6,7 +6,7 @@
 #pragma once
 #include <string>
 
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 
 namespace ma {
 

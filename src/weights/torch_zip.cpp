@@ -7,7 +7,7 @@
 #include <fstream>
 #include <memory>
 
-#include "io/torch_pickle.h"
+#include "weights/torch_pickle.h"
 #include "util/error.h"
 
 namespace ma {

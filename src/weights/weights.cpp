@@ -1,7 +1,7 @@
-#include "io/weights.h"
+#include "weights/weights.h"
 
-#include "io/safetensors.h"
-#include "io/torch_pickle.h"
+#include "weights/safetensors.h"
+#include "weights/torch_pickle.h"
 #include "util/error.h"
 
 namespace ma {

@@ -12,8 +12,8 @@
 #include <regex>
 
 #include "cli_runner.h"
-#include "io/image.h"
-#include "io/video.h"
+#include "media/image.h"
+#include "media/video.h"
 #include "test_util.h"
 
 namespace ma::test {

@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "cli_runner.h"
-#include "io/video.h"
+#include "media/video.h"
 #include "test_util.h"
 
 namespace ma::test {

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/safetensors.h"
+#include "weights/safetensors.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;

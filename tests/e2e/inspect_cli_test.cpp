@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "io/config.h"
-#include "io/safetensors.h"
+#include "util/config.h"
+#include "weights/safetensors.h"
 #include "test_util.h"
 #include "torch_pickle_writer.h"
 

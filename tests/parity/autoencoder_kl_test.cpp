@@ -14,8 +14,8 @@
 
 #include "bench/memory.h"
 #include "bench/models.h"
-#include "io/config.h"
-#include "io/safetensors.h"
+#include "util/config.h"
+#include "weights/safetensors.h"
 #include "test_util.h"
 #include "util/error.h"
 

@@ -13,9 +13,9 @@
 
 #include <sstream>
 
-#include "io/config.h"
-#include "io/safetensors.h"
-#include "io/weights.h"
+#include "util/config.h"
+#include "weights/safetensors.h"
+#include "weights/weights.h"
 #include "models/clip_text_model.h"
 #include "nn/module.h"
 #include "test_util.h"

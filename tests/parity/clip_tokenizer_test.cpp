@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/config.h"
+#include "util/config.h"
 #include "test_util.h"
 #include "text/clip_tokenizer.h"
 #include "util/error.h"

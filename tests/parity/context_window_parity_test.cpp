@@ -17,8 +17,8 @@
 
 #include <map>
 
-#include "io/model_paths.h"
-#include "io/safetensors.h"
+#include "weights/model_paths.h"
+#include "weights/safetensors.h"
 #include "pipeline/animation.h"
 #include "tests/test_util.h"
 

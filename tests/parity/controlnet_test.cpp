@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "models/controlnet.h"
-#include "io/weights.h"
+#include "weights/weights.h"
 #include "util/error.h"
 #include "models/load.h"
 #include "tests/test_util.h"

@@ -7,10 +7,10 @@
 #include <filesystem>
 
 #include "cli_runner.h"
-#include "io/config.h"
-#include "io/image.h"
-#include "io/video.h"
-#include "io/safetensors.h"
+#include "util/config.h"
+#include "media/image.h"
+#include "media/video.h"
+#include "weights/safetensors.h"
 #include "models/densepose/densepose_rcnn.h"
 #include "pose/colormap.h"
 #include "pose/densepose_iuv.h"

@@ -11,8 +11,8 @@
 #include <map>
 #include <memory>
 
-#include "io/model_paths.h"
-#include "io/weights.h"
+#include "weights/model_paths.h"
+#include "weights/weights.h"
 #include "models/unet.h"
 #include "nn/attention.h"
 #include "nn/layers.h"

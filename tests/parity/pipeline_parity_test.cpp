@@ -9,10 +9,10 @@
 
 #include <map>
 
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "pipeline/animation.h"
 #include "pipeline/context_windows.h"
-#include "pipeline/ddim.h"
+#include "diffusion/ddim.h"
 #include "tests/public_case.h"
 #include "tests/test_util.h"
 

@@ -7,11 +7,11 @@
 // MA_ONE_PROCESS: the cases share one expensive setup (see tests/CMakeLists.txt).
 #include <gtest/gtest.h>
 
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "models/controlnet.h"
 #include "models/load.h"
 #include "models/unet.h"
-#include "io/weights.h"
+#include "weights/weights.h"
 #include "tests/test_util.h"
 #include "util/error.h"
 

@@ -12,7 +12,7 @@
 #include <mutex>
 #include <set>
 
-#include "io/video.h"
+#include "media/video.h"
 #include "serve/job_queue.h"
 #include "serve/media_probe.h"
 #include "serve/server.h"

@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <regex>
 
-#include "io/image.h"
-#include "io/video.h"
+#include "media/image.h"
+#include "media/video.h"
 #include "serve/job_store.h"
 #include "serve_test_support.h"
 #include "test_util.h"

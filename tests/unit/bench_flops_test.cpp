@@ -11,7 +11,7 @@
 #include "bench/flop_counter.h"
 #include "bench/memory.h"
 #include "bench/models.h"
-#include "io/config.h"
+#include "util/config.h"
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
 #include "models/controlnet.h"

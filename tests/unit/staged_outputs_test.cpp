@@ -1,6 +1,6 @@
 // Outputs appear complete or not at all: staged under temporary names, moved
 // into place by commit(), removed (with the folders made for them) otherwise.
-#include "pipeline/job_outputs.h"
+#include "util/staged_outputs.h"
 
 #include <gtest/gtest.h>
 
