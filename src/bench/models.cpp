@@ -41,7 +41,7 @@ std::unique_ptr<ClipTokenizer> special_tokens_tokenizer() {
   return tokenizer;
 }
 
-EngineModels build_random_models(const std::string& models_dir, const TensorOptions& opt, uint64_t seed) {
+EngineModels build_random_models(const std::string& models_dir, const DeviceDtype& opt, uint64_t seed) {
   EngineModels m;
   if (models_dir.empty()) {
     m.tokenizer = special_tokens_tokenizer();

@@ -6,7 +6,7 @@
 
 namespace ma {
 
-void load_module(nn::Module& module, const TensorMap& weights, const TensorOptions& options, const std::string& what);
-void load_module_file(nn::Module& module, const std::string& path, const TensorOptions& options);
+void load_module(nn::Module& module, const TensorMap& weights, const DeviceDtype& options, const std::string& what);
+void load_module_file(nn::Module& module, const std::string& path, const DeviceDtype& options);
 
 }  // namespace ma

@@ -54,7 +54,7 @@ EngineModels load_engine_models(const ModelPaths& paths, const EngineOptions& op
   require_dtype_supported(options.dtype, options.device);
   configure_threads(options.threads);
   enable_allocation_cache();  // before loading, so weights come from it too
-  return load_models(paths, TensorOptions{options.dtype, options.device}, /*for_inference=*/true);
+  return load_models(paths, DeviceDtype{options.dtype, options.device}, /*for_inference=*/true);
 }
 
 }  // namespace

@@ -102,7 +102,7 @@ struct Trainer::Impl {
   nlohmann::json appearance_config, controlnet_config, unet_config;
   std::set<std::string> trainable, written;  // parts trained / written at every save
   NoiseSchedule schedule;
-  TensorOptions weights;
+  DeviceDtype weights;
   at::Tensor text;  // [1, 77, D]: the prompt's embedding, computed once
   std::unique_ptr<AutoencoderKL> vae;
   std::unique_ptr<UNetModel> appearance, unet;
@@ -168,7 +168,7 @@ void Trainer::Impl::resolve_models() {
 }
 
 void Trainer::Impl::load_models() {
-  weights = TensorOptions{o.dtype, at::kCPU};
+  weights = DeviceDtype{o.dtype, at::kCPU};
   {
     // The prompt ("" as the release) is encoded once; the text encoder is not kept.
     at::NoGradGuard frozen;

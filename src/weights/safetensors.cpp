@@ -49,7 +49,7 @@ struct Mapping {
   }
 };
 
-TensorMap tensors_from(const SafetensorsHeader& h, const char* base, const TensorOptions& opt,
+TensorMap tensors_from(const SafetensorsHeader& h, const char* base, const DeviceDtype& opt,
                        std::shared_ptr<Mapping> keep_alive) {
   TensorMap out;
   for (const auto& e : h.entries) {
@@ -165,7 +165,7 @@ SafetensorsHeader read_safetensors_header(const std::string& path) {
   }
 }
 
-TensorMap load_safetensors(const std::string& path, const TensorOptions& opt) {
+TensorMap load_safetensors(const std::string& path, const DeviceDtype& opt) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw Error("cannot open " + path + ": " + std::strerror(errno));
   struct stat st {};
@@ -187,7 +187,7 @@ TensorMap load_safetensors(const std::string& path, const TensorOptions& opt) {
   }
 }
 
-TensorMap load_safetensors_from_memory(const char* data, size_t size, const TensorOptions& opt) {
+TensorMap load_safetensors_from_memory(const char* data, size_t size, const DeviceDtype& opt) {
   SafetensorsHeader h = parse_safetensors_header(data, size, size);
   return tensors_from(h, data, opt, nullptr);
 }

@@ -33,10 +33,10 @@ SafetensorsHeader read_safetensors_header(const std::string& path);
 
 // Memory-maps the file and returns every tensor converted to `opt`. Tensors
 // already in the requested dtype on CPU alias the (copy-on-write) mapping.
-TensorMap load_safetensors(const std::string& path, const TensorOptions& opt = {});
+TensorMap load_safetensors(const std::string& path, const DeviceDtype& opt = {});
 
 // Parses a safetensors file image already in memory (used by the fuzzer).
-TensorMap load_safetensors_from_memory(const char* data, size_t size, const TensorOptions& opt = {});
+TensorMap load_safetensors_from_memory(const char* data, size_t size, const DeviceDtype& opt = {});
 
 // Writes tensors as .safetensors (used by tests and tools).
 void save_safetensors(const std::string& path, const TensorMap& tensors,

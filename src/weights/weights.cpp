@@ -73,7 +73,7 @@ at::ScalarType dtype_of_safetensors(const std::string& name) {
 
 bool is_weight_file(const std::string& path) { return ends_with(path, ".safetensors") || is_torch_pickle(path); }
 
-TensorMap load_weights(const std::string& path, const TensorOptions& opt) {
+TensorMap load_weights(const std::string& path, const DeviceDtype& opt) {
   if (ends_with(path, ".safetensors")) return load_safetensors(path, opt);
   if (!is_torch_pickle(path)) unsupported(path);
   TensorMap tensors = load_pickle_state_dict(path);

@@ -16,7 +16,7 @@ using ShapeMap = std::map<std::string, std::vector<int64_t>>;
 // tensors only) and opt.device. For pickles, a top-level {"state_dict": ...}
 // is unwrapped and "module." / "unet." key prefixes are stripped, as the
 // original's loader does. Errors: ma::Error naming the file and the problem.
-TensorMap load_weights(const std::string& path, const TensorOptions& opt = {});
+TensorMap load_weights(const std::string& path, const DeviceDtype& opt = {});
 
 // Same keys as load_weights, but every tensor keeps the dtype it has in the
 // file and stays on the CPU (for inspection tools).

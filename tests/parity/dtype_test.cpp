@@ -103,7 +103,7 @@ double single_unet_pass_error(bool without_onednn) {
   auto load = [&](at::ScalarType dtype) {
     auto unet = std::make_unique<UNetModel>(UNetConfig::load(paths.unet_config), UNetKind::kImage);
     nn::LoadOptions lo;
-    lo.tensor = TensorOptions{dtype, device};
+    lo.tensor = DeviceDtype{dtype, device};
     lo.ignore_unexpected = true;  // the 2D tree of the 3D UNet's file
     nn::require_ok(nn::load_state_dict(*unet, load_weights(paths.unet_weights, lo.tensor), lo), "unet");
     return unet;
