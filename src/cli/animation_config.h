@@ -15,12 +15,12 @@
 #include <vector>
 
 #include "weights/model_paths.h"
-#include "pipeline/animation_job.h"
+#include "pipeline/file_animation.h"
 
 namespace ma::cli {
 
 struct AnimationConfigPair {
-  AnimationJob job;          // inputs, settings, outputs under savedir
+  FileAnimation job;          // inputs, settings, outputs under savedir
   bool random_seed = false;  // the config asked for seed -1: job.params.seed was drawn
 };
 

@@ -1,4 +1,4 @@
-#include "pipeline/animation_job.h"
+#include "pipeline/file_animation.h"
 
 #include <unistd.h>
 
@@ -74,27 +74,27 @@ std::string frame_name(int64_t index) {
 
 }  // namespace
 
-void validate_job(const AnimationJob& job) {
-  job.params.validate();
-  if (job.offset < 0) throw Error("offset must be 0 or more, got " + std::to_string(job.offset));
-  if (job.max_frames == 0) throw Error("max frames must be at least 1 (or unlimited)");
-  if (!std::isfinite(job.fps) || job.fps < 0 || job.fps > 1000)
-    throw Error("fps must be between 0 (the motion video's) and 1000, got " + number(job.fps));
-  check_readable_input(job.source, "source image", false);
-  check_readable_input(job.motion, "motion video", true);
+void validate_file_animation(const FileAnimation& anim) {
+  anim.params.validate();
+  if (anim.offset < 0) throw Error("offset must be 0 or more, got " + std::to_string(anim.offset));
+  if (anim.max_frames == 0) throw Error("max frames must be at least 1 (or unlimited)");
+  if (!std::isfinite(anim.fps) || anim.fps < 0 || anim.fps > 1000)
+    throw Error("fps must be between 0 (the motion video's) and 1000, got " + number(anim.fps));
+  check_readable_input(anim.source, "source image", false);
+  check_readable_input(anim.motion, "motion video", true);
 
   struct Out {
     const std::string& path;
     const char* what;
     bool folder;
   };
-  const Out outs[] = {{job.video_out, "output video", false},
-                      {job.grid_out, "grid video", false},
-                      {job.frames_out, "frames folder", true},
-                      {job.control_out, "control video", false},
-                      {job.source_out, "source video", false}};
-  std::vector<std::pair<std::string, const char*>> seen = {{canonical_or_self(job.source), "the source image"},
-                                                           {canonical_or_self(job.motion), "the motion video"}};
+  const Out outs[] = {{anim.video_out, "output video", false},
+                      {anim.grid_out, "grid video", false},
+                      {anim.frames_out, "frames folder", true},
+                      {anim.control_out, "control video", false},
+                      {anim.source_out, "source video", false}};
+  std::vector<std::pair<std::string, const char*>> seen = {{canonical_or_self(anim.source), "the source image"},
+                                                           {canonical_or_self(anim.motion), "the motion video"}};
   bool any = false;
   for (const Out& o : outs) {
     if (o.path.empty()) continue;
@@ -108,13 +108,13 @@ void validate_job(const AnimationJob& job) {
   if (!any) throw Error("no output requested");
 }
 
-JobInputs load_job_inputs(const AnimationJob& job) {
-  const int64_t w = job.params.width, h = job.params.height;
-  JobInputs in;
-  in.source = resized(read_image_rgb(job.source), w, h).contiguous();
-  DecodedVideo motion = read_video(job.motion, job.max_frames, job.offset);
+AnimationInputs load_animation_inputs(const FileAnimation& anim) {
+  const int64_t w = anim.params.width, h = anim.params.height;
+  AnimationInputs in;
+  in.source = resized(read_image_rgb(anim.source), w, h).contiguous();
+  DecodedVideo motion = read_video(anim.motion, anim.max_frames, anim.offset);
   if (!motion.frames.defined() || motion.frames.dim() != 4 || motion.frames.size(0) == 0)
-    throw Error("motion video " + job.motion + " has no frames from offset " + std::to_string(job.offset));
+    throw Error("motion video " + anim.motion + " has no frames from offset " + std::to_string(anim.offset));
   std::vector<at::Tensor> frames;
   frames.reserve(motion.frames.size(0));
   for (int64_t i = 0; i < motion.frames.size(0); ++i) frames.push_back(resized(motion.frames[i], w, h));
@@ -123,31 +123,31 @@ JobInputs load_job_inputs(const AnimationJob& job) {
   return in;
 }
 
-JobResult run_animation_job(Animator& animator, const AnimationJob& job, const JobInputs& inputs,
+FileAnimationResult run_file_animation(Animator& animator, const FileAnimation& anim, const AnimationInputs& inputs,
                             const ProgressCallback& progress, const std::atomic<bool>* cancel) {
   throw_if_cancelled(cancel);
-  at::Tensor video = animator.animate(inputs.source, inputs.control, job.params, progress, cancel);
+  at::Tensor video = animator.animate(inputs.source, inputs.control, anim.params, progress, cancel);
   at::Tensor result = video_to_u8(video).contiguous();  // [F, H, W, 3]
   throw_if_cancelled(cancel);
 
   const int64_t frames = result.size(0);
-  const double fps = job.fps > 0 ? job.fps : inputs.fps;
+  const double fps = anim.fps > 0 ? anim.fps : inputs.fps;
   const at::Tensor& source = inputs.source;
   const at::Tensor& control = inputs.control;
 
   StagedOutputs staged;
-  if (!job.video_out.empty())
-    write_mp4(staged.file(job.video_out), frames, fps, cancel, [&](int64_t i) { return result[i]; });
-  if (!job.grid_out.empty())
-    write_mp4(staged.file(job.grid_out), frames, fps, cancel, [&](int64_t i) {
+  if (!anim.video_out.empty())
+    write_mp4(staged.file(anim.video_out), frames, fps, cancel, [&](int64_t i) { return result[i]; });
+  if (!anim.grid_out.empty())
+    write_mp4(staged.file(anim.grid_out), frames, fps, cancel, [&](int64_t i) {
       return make_grid_row({source, control[i], result[i]});
     });
-  if (!job.control_out.empty())
-    write_mp4(staged.file(job.control_out), frames, fps, cancel, [&](int64_t i) { return control[i]; });
-  if (!job.source_out.empty())
-    write_mp4(staged.file(job.source_out), frames, fps, cancel, [&](int64_t) { return source; });
-  if (!job.frames_out.empty()) {
-    fs::path folder = staged.folder(job.frames_out);
+  if (!anim.control_out.empty())
+    write_mp4(staged.file(anim.control_out), frames, fps, cancel, [&](int64_t i) { return control[i]; });
+  if (!anim.source_out.empty())
+    write_mp4(staged.file(anim.source_out), frames, fps, cancel, [&](int64_t) { return source; });
+  if (!anim.frames_out.empty()) {
+    fs::path folder = staged.folder(anim.frames_out);
     for (int64_t i = 0; i < frames; ++i) {
       throw_if_cancelled(cancel);
       write_png((folder / frame_name(i)).string(), result[i]);
@@ -155,18 +155,18 @@ JobResult run_animation_job(Animator& animator, const AnimationJob& job, const J
   }
   throw_if_cancelled(cancel);
 
-  JobResult out;
+  FileAnimationResult out;
   out.outputs = staged.commit();
   out.frames = frames;
   out.fps = fps;
   return out;
 }
 
-JobResult run_animation_job(Animator& animator, const AnimationJob& job, const ProgressCallback& progress,
+FileAnimationResult run_file_animation(Animator& animator, const FileAnimation& anim, const ProgressCallback& progress,
                             const std::atomic<bool>* cancel) {
-  validate_job(job);
-  JobInputs inputs = load_job_inputs(job);
-  return run_animation_job(animator, job, inputs, progress, cancel);
+  validate_file_animation(anim);
+  AnimationInputs inputs = load_animation_inputs(anim);
+  return run_file_animation(animator, anim, inputs, progress, cancel);
 }
 
 uint64_t random_seed() {

@@ -1,6 +1,8 @@
-// One animation from files to files: the unit of work of `magicanimate animate`
-// (flags or each pair of a config file) and of the server's jobs. Validation
-// that needs no models runs first, so mistakes fail fast with one line.
+// One animation from files to files (FileAnimation: input files, parameters,
+// output files): the unit of work of `magicanimate animate` (flags or each
+// pair of a config file), and what a server job (serve/job.h) runs once its
+// uploads are on disk. Validation that needs no models runs first, so
+// mistakes fail fast with one line.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -12,7 +14,7 @@
 
 namespace ma {
 
-struct AnimationJob {
+struct FileAnimation {
   std::string source;  // reference image file
   std::string motion;  // DensePose video file, or a folder of numbered frames
   AnimationParams params;
@@ -28,13 +30,13 @@ struct AnimationJob {
   std::string source_out;   // the source image for every frame (the original's orig.mp4)
 };
 
-struct JobInputs {
+struct AnimationInputs {
   at::Tensor source;   // uint8 [H, W, 3] at the output size
   at::Tensor control;  // uint8 [F, H, W, 3] at the output size
   double fps = 25.0;   // the motion video's rate
 };
 
-struct JobResult {
+struct FileAnimationResult {
   std::vector<std::string> outputs;  // final paths written
   int64_t frames = 0;
   double fps = 0;
@@ -45,20 +47,20 @@ inline void validate_params(const AnimationParams& params) { params.validate(); 
 
 // validate_params plus: inputs exist and are readable, at least one output is
 // requested, outputs are writable, distinct and not inputs. Decodes nothing.
-void validate_job(const AnimationJob& job);
+void validate_file_animation(const FileAnimation& anim);
 
 // Decodes the source image and motion frames and resizes both to the output
 // size with Pillow's default filter, as the original does.
-JobInputs load_job_inputs(const AnimationJob& job);
+AnimationInputs load_animation_inputs(const FileAnimation& anim);
 
 // Animates `inputs` and writes every requested output (temporary names first,
 // renamed together at the end). Throws ma::Cancelled when *cancel is set,
 // leaving no output behind.
-JobResult run_animation_job(Animator& animator, const AnimationJob& job, const JobInputs& inputs,
+FileAnimationResult run_file_animation(Animator& animator, const FileAnimation& anim, const AnimationInputs& inputs,
                             const ProgressCallback& progress = {}, const std::atomic<bool>* cancel = nullptr);
 
-// validate_job + load_job_inputs + run_animation_job.
-JobResult run_animation_job(Animator& animator, const AnimationJob& job, const ProgressCallback& progress = {},
+// validate_file_animation + load_animation_inputs + run_file_animation.
+FileAnimationResult run_file_animation(Animator& animator, const FileAnimation& anim, const ProgressCallback& progress = {},
                             const std::atomic<bool>* cancel = nullptr);
 
 // A fresh non-deterministic seed (the original's seed -1: torch.seed()).
