@@ -12,7 +12,7 @@
 // not of the window: both denoise 32 frames. Padding to a multiple of the
 // window (24 frames) fails the first check below (and, as issue 10 measured
 // on an 8-frame window, leaves frames up to 17 levels off).
-// MA_ONE_PROCESS: the cases share one expensive setup (see tests/CMakeLists.txt).
+// The cases share one expensive setup: tests/CMakeLists.txt runs them as one CTest test (ONE_PROCESS).
 #include <gtest/gtest.h>
 
 #include <map>

@@ -2,7 +2,7 @@
 // fixture case (tiny random-weight models, 20 frames at 64x64, 3 DDIM steps,
 // window 16 / overlap 4, guidance 7.5, seed 1): every intermediate tensor the
 // original recorded is compared.
-// MA_ONE_PROCESS: the cases share one expensive setup (see tests/CMakeLists.txt).
+// The cases share one expensive setup: tests/CMakeLists.txt runs them as one CTest test (ONE_PROCESS).
 #include <gtest/gtest.h>
 
 #include <ATen/CPUGeneratorImpl.h>

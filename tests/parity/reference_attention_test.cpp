@@ -4,7 +4,7 @@
 // window's alone and can be recomputed from the components and compared with
 // the original's. Each rule is then broken on purpose to show the comparison
 // notices.
-// MA_ONE_PROCESS: the cases share one expensive setup (see tests/CMakeLists.txt).
+// The cases share one expensive setup: tests/CMakeLists.txt runs them as one CTest test (ONE_PROCESS).
 #include <gtest/gtest.h>
 
 #include "weights/model_paths.h"
