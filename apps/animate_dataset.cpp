@@ -43,7 +43,7 @@ std::vector<std::string> selected_names(const std::string& videos) {
 }
 
 // Frame positions used: offset .. offset + max_frames (max_frames < 0: to the end).
-std::vector<int64_t> used_frames(const AnimationJob& job, int64_t length) {
+std::vector<int64_t> used_frames(const FileAnimation& job, int64_t length) {
   const int64_t end = job.max_frames < 0 ? length : std::min(length, job.offset + job.max_frames);
   std::vector<int64_t> index;
   for (int64_t i = job.offset; i < end; ++i) index.push_back(i);
@@ -53,7 +53,7 @@ std::vector<int64_t> used_frames(const AnimationJob& job, int64_t length) {
 }  // namespace
 
 DatasetJobs plan_dataset_jobs(const std::string& dir, const std::string& videos, const std::string& out_dir,
-                              const AnimationJob& base) {
+                              const FileAnimation& base) {
   // Only the chosen videos are scanned (the scan decodes every frame once).
   data::ScanOptions scan;
   if (!videos.empty()) scan.only = selected_names(videos);
@@ -80,7 +80,7 @@ DatasetJobs plan_dataset_jobs(const std::string& dir, const std::string& videos,
       throw Error("--dataset " + dir + " is not in the TikTok layout (<video>/images + <video>/densepose)");
     const eval::FrameSet frames = eval::list_frame_set(clip.frames, "--dataset");
     const eval::VideoEntry& v = frames.videos.at(0);
-    AnimationJob job = base;
+    FileAnimation job = base;
     job.source = v.frame_files.at(0);  // DisCo: the reference is the video's first frame
     job.motion = clip.poses;
     job.video_out = job.grid_out = job.control_out = job.source_out = "";
@@ -91,22 +91,22 @@ DatasetJobs plan_dataset_jobs(const std::string& dir, const std::string& videos,
                   std::to_string(job.offset));
     job.frame_names.clear();
     for (int64_t i : index) job.frame_names.push_back(v.frame_names.at(static_cast<size_t>(i)));
-    validate_job(job);
+    validate_file_animation(job);
     plan.jobs.push_back(std::move(job));
     plan.clips.push_back(c);
   }
   return plan;
 }
 
-JobInputs load_dataset_inputs(const DatasetJobs& plan, size_t i) {
-  const AnimationJob& job = plan.jobs.at(i);
+AnimationInputs load_dataset_inputs(const DatasetJobs& plan, size_t i) {
+  const FileAnimation& job = plan.jobs.at(i);
   const size_t c = plan.clips.at(i);
   const int64_t w = job.params.width, h = job.params.height;
   const data::Crop centre;  // {1, .5, .5}: the largest centred window of the output aspect
-  JobInputs in;
+  AnimationInputs in;
   in.source = plan.dataset.load(c, {0}, w, h, centre).images[0].contiguous();
   in.control = plan.dataset.load(c, used_frames(job, plan.dataset.clip(c).length), w, h, centre).poses.contiguous();
-  in.fps = 25.0;  // frame folders, as load_job_inputs (job.fps overrides when writing)
+  in.fps = 25.0;  // frame folders, as load_animation_inputs (job.fps overrides when writing)
   return in;
 }
 

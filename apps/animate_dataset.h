@@ -11,13 +11,13 @@
 #include <vector>
 
 #include "data/dataset.h"
-#include "pipeline/animation_job.h"
+#include "pipeline/file_animation.h"
 
 namespace ma::app {
 
 struct DatasetJobs {
   data::Dataset dataset;
-  std::vector<AnimationJob> jobs;  // one per selected video
+  std::vector<FileAnimation> jobs;  // one per selected video
   std::vector<size_t> clips;       // the dataset clip of each job
 };
 
@@ -26,9 +26,9 @@ struct DatasetJobs {
 // ma::Error naming it. `base` carries the sampling settings, max_frames and
 // offset; each job gets its source, motion, frames_out and frame names.
 DatasetJobs plan_dataset_jobs(const std::string& dir, const std::string& videos, const std::string& out_dir,
-                              const AnimationJob& base);
+                              const FileAnimation& base);
 
 // The inputs of jobs[i]: the first frame and the motion frames, cropped and resized.
-JobInputs load_dataset_inputs(const DatasetJobs& plan, size_t i);
+AnimationInputs load_dataset_inputs(const DatasetJobs& plan, size_t i);
 
 }  // namespace ma::app

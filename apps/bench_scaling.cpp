@@ -39,7 +39,7 @@ int run_worker(const bench::BenchOptions& o, const DistOptions& d, const std::st
   EngineOptions engine;
   engine.dtype = o.dtype;
   engine.threads = run.threads(o.threads);
-  Animator animator(bench::build_random_models(o.models_dir, TensorOptions{o.dtype, at::kCPU}), engine);
+  Animator animator(bench::build_random_models(o.models_dir, DeviceDtype{o.dtype, at::kCPU}), engine);
   WindowShare share = run.window_share();
   double reduce_seconds = 0;
   int64_t reduce_bytes = 0, reduces = 0;

@@ -17,10 +17,10 @@
 #include "cli/interrupt.h"
 #include "cli/options.h"
 #include "cli/reporter.h"
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "pipeline/animation.h"
-#include "pipeline/animation_job.h"
-#include "pipeline/job_outputs.h"
+#include "pipeline/file_animation.h"
+#include "util/staged_outputs.h"
 #include "pose/extracted_motion.h"
 #include "util/bf16.h"
 #include "util/error.h"
@@ -135,8 +135,8 @@ EngineOptions check_mode_options(const AnimateOptions& o, const AnimateFlags& f)
   return engine;
 }
 
-AnimationJob job_from_flags(const AnimateOptions& o, const AnimateFlags& f) {
-  AnimationJob job;
+FileAnimation job_from_flags(const AnimateOptions& o, const AnimateFlags& f) {
+  FileAnimation job;
   job.source = o.source;
   job.motion = o.motion;
   AnimationParams& p = job.params;
@@ -178,11 +178,11 @@ class AnimateRun {
 
   // Decodes the first inputs before anything else (a bad image or video fails
   // fast and names itself), then finds and loads the models once for all jobs.
-  // `inputs_of(i)`, when given, makes job i's inputs instead of load_job_inputs.
-  void run(const std::vector<AnimationJob>& jobs, const std::function<ModelPaths()>& find_models,
-           const std::function<JobInputs(size_t)>& inputs_of = {}) {
-    auto inputs = [&](size_t i) { return inputs_of ? inputs_of(i) : load_job_inputs(jobs[i]); };
-    JobInputs first = inputs(0);
+  // `inputs_of(i)`, when given, makes job i's inputs instead of load_animation_inputs.
+  void run(const std::vector<FileAnimation>& jobs, const std::function<ModelPaths()>& find_models,
+           const std::function<AnimationInputs(size_t)>& inputs_of = {}) {
+    auto inputs = [&](size_t i) { return inputs_of ? inputs_of(i) : load_animation_inputs(jobs[i]); };
+    AnimationInputs first = inputs(0);
     const ModelPaths paths = find_models();
     describe_inputs(jobs.front(), first);
     EngineOptions engine = engine_;
@@ -200,7 +200,7 @@ class AnimateRun {
     rep_.info("models loaded in " + cli::format_duration(seconds_since(t0)));
     for (size_t i = 0; i < jobs.size(); ++i) {
       if (cancel_->load()) throw Cancelled();
-      JobInputs in = std::move(first);
+      AnimationInputs in = std::move(first);
       if (i > 0) {
         in = inputs(i);
         describe_inputs(jobs[i], in);
@@ -217,18 +217,18 @@ class AnimateRun {
 
   // Every rank animates with rank 0's seed (a random one is drawn per
   // rank); only rank 0 writes.
-  AnimationJob job_of_this_rank(AnimationJob job) const {
+  FileAnimation job_of_this_rank(FileAnimation job) const {
     job.params.seed = dist_.agree(job.params.seed);
     if (!dist_.leader()) job.video_out = job.grid_out = job.frames_out = job.control_out = job.source_out = "";
     return job;
   }
 
-  void describe_inputs(const AnimationJob& job, const JobInputs& in) {
+  void describe_inputs(const FileAnimation& job, const AnimationInputs& in) {
     rep_.info("source " + job.source + ", motion " + job.motion + ": " + std::to_string(in.control.size(0)) +
               " frames at " + format_number(in.fps) + " fps");
   }
 
-  void animate_one(Animator& animator, const AnimationJob& job, const JobInputs& in, int64_t index, int64_t count) {
+  void animate_one(Animator& animator, const FileAnimation& job, const AnimationInputs& in, int64_t index, int64_t count) {
     const AnimationParams& p = job.params;
     const int64_t frames = in.control.size(0);
     rep_.info((count > 1 ? "[" + std::to_string(index) + "/" + std::to_string(count) + "] " : std::string()) +
@@ -250,7 +250,7 @@ class AnimateRun {
                {"context", p.context},
                {"overlap", p.overlap}});
     auto t0 = std::chrono::steady_clock::now();
-    JobResult result = run_animation_job(animator, job, in, rep_.progress(index, count), cancel_);
+    FileAnimationResult result = run_file_animation(animator, job, in, rep_.progress(index, count), cancel_);
     rep_.end_progress();
     for (const std::string& path : result.outputs) {
       rep_.info("wrote " + path);
@@ -273,8 +273,8 @@ class AnimateRun {
 
 void run_flags_mode(const AnimateOptions& o, const AnimateFlags& f, const EngineOptions& engine, cli::Reporter& rep,
                     const std::atomic<bool>* cancel, const DistRun& dist) {
-  AnimationJob job = job_from_flags(o, f);
-  validate_job(job);
+  FileAnimation job = job_from_flags(o, f);
+  validate_file_animation(job);
   std::unique_ptr<pose::ExtractedMotion> extracted;
   if (!o.pose_out.empty()) check_output_path(o.pose_out, "--pose-out");
   if (!o.extract_pose.empty() && dist.env.world > 1)
@@ -304,7 +304,7 @@ void run_flags_mode(const AnimateOptions& o, const AnimateFlags& f, const Engine
 
 void run_dataset_mode(const AnimateOptions& o, const AnimateFlags& f, const EngineOptions& engine, cli::Reporter& rep,
                       const std::atomic<bool>* cancel, const DistRun& dist) {
-  AnimationJob base = job_from_flags(o, f);
+  FileAnimation base = job_from_flags(o, f);
   rep.info("scanning the dataset " + o.dataset);
   const DatasetJobs plan = plan_dataset_jobs(o.dataset, o.videos, o.out, base);
   rep.info(std::to_string(plan.jobs.size()) + " videos to animate into " + o.out);
@@ -321,11 +321,11 @@ void run_config_mode(const AnimateOptions& o, const AnimateFlags& f, const Engin
   load.overlap = o.params.overlap;
   if (o.fps > 0) load.fps = o.fps;
   cli::AnimationConfig cfg = cli::load_animation_config(o.config, load);
-  std::vector<AnimationJob> jobs;
+  std::vector<FileAnimation> jobs;
   for (auto& pair : cfg.pairs) {
     pair.job.params.prompt = o.params.prompt;
     pair.job.params.negative_prompt = o.params.negative_prompt;
-    validate_job(pair.job);
+    validate_file_animation(pair.job);
     jobs.push_back(pair.job);
   }
   const std::string record = cli::config_record_path(cfg);

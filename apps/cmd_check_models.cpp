@@ -3,7 +3,7 @@
 
 #include "apps/commands.h"
 #include "cli/options.h"
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "pipeline/model_check.h"
 
 namespace ma::app {

@@ -13,7 +13,7 @@
 #include "apps/commands.h"
 #include "eval/evaluate.h"
 #include "eval/prepare_gt.h"
-#include "io/atomic_file.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 namespace ma::app {

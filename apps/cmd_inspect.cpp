@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "apps/commands.h"
-#include "io/safetensors.h"
-#include "io/weights.h"
+#include "weights/safetensors.h"
+#include "weights/weights.h"
 #include "util/error.h"
 
 namespace ma::app {

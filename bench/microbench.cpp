@@ -73,7 +73,7 @@ BENCHMARK(BM_Attention)
 void BM_TinyUNetWindow(benchmark::State& state) {
   c10::InferenceMode guard;
   static ma::EngineModels models =
-      ma::bench::build_random_models(std::string(MA_TEST_DATA_DIR) + "/models", ma::TensorOptions{});
+      ma::bench::build_random_models(std::string(MA_TEST_DATA_DIR) + "/models", ma::DeviceDtype{});
   const int64_t frames = 16, lat = 8;
   at::Tensor text = at::randn({1, 77, models.unet->config().cross_attention_dim});
   at::Tensor latents = at::randn({frames, 4, lat, lat}), cond = at::rand({frames, 3, lat * 8, lat * 8});

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "fuzz_touch.h"
-#include "io/torch_pickle.h"
+#include "weights/torch_pickle.h"
 #include "util/error.h"
 
 namespace {

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "fuzz_touch.h"
-#include "io/safetensors.h"
+#include "weights/safetensors.h"
 #include "util/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

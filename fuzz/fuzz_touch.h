@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 
 namespace ma::fuzz {
 

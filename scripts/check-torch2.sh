@@ -169,7 +169,7 @@ if ((cuda)); then
   if in_root "$root" 'MA_BUILD_DIR=build/torch2-cuda bash scripts/build.sh -DMA_BUILD_TESTS=ON \
       -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined -DCMAKE_SHARED_LINKER_FLAGS=-Wl,--allow-shlib-undefined' \
     >"$logs/cuda-build.log" 2>&1; then
-    n=$(find "$repo/build/torch2-cuda" -maxdepth 3 -type f -perm -u+x -name '*_test' | wc -l)
+    n=$(find "$repo/build/torch2-cuda" -maxdepth 3 -type f -perm -u+x -name '*_test*' | wc -l)
     echo "check-torch2: CUDA build compiled and linked (magicanimate and $n test programs; not runnable without cuDNN)"
   else
     status=1

@@ -8,13 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 device="${1:-cuda}"
 export MA_TEST_DEVICE="$device"  # tests/test_util.h: the engine tests' device
-for bin in pipeline_parity_test dtype_test; do
-  [[ -x "build/tests/$bin" ]] || { echo "gpu-check: build/tests/$bin missing (scripts/build.sh -DMA_BUILD_TESTS=ON)" >&2; exit 1; }
-done
+bin=build/tests/parity_tests  # tests/parity: every suite that checks against the original's tensors
+[[ -x "$bin" ]] || { echo "gpu-check: $bin missing (scripts/build.sh -DMA_BUILD_TESTS=ON)" >&2; exit 1; }
 echo "== parity tests on $device, fp32"
-build/tests/pipeline_parity_test
+"$bin" --gtest_filter='PipelineParity.*:ContextWindows.*'
 echo "== bf16 and fp16 on $device against the fixtures (errors printed per tensor)"
-build/tests/dtype_test
+"$bin" --gtest_filter='Dtype.*'
 echo "== bench --size 512 on $device"
 if build/magicanimate bench --help | grep -q -- "--device"; then
   build/magicanimate bench --size 512 --device "$device"

@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "pipeline/animation.h"
 #include "test_util.h"
 

@@ -20,14 +20,14 @@ if(NOT MA_COMPILER_HAS_ASAN_UBSAN)
 endif()
 
 set(MA_LOADER_SOURCES
-  ${CMAKE_SOURCE_DIR}/src/io/safetensors.cpp
-  ${CMAKE_SOURCE_DIR}/src/io/torch_pickle.cpp
-  ${CMAKE_SOURCE_DIR}/src/io/torch_zip.cpp
-  ${CMAKE_SOURCE_DIR}/src/io/torch_legacy.cpp
-  ${CMAKE_SOURCE_DIR}/src/io/weights.cpp
-  ${CMAKE_SOURCE_DIR}/src/io/tensor_map.cpp
-  ${CMAKE_SOURCE_DIR}/src/io/config.cpp
-  ${CMAKE_SOURCE_DIR}/src/io/model_paths.cpp)
+  ${CMAKE_SOURCE_DIR}/src/weights/safetensors.cpp
+  ${CMAKE_SOURCE_DIR}/src/weights/torch_pickle.cpp
+  ${CMAKE_SOURCE_DIR}/src/weights/torch_zip.cpp
+  ${CMAKE_SOURCE_DIR}/src/weights/torch_legacy.cpp
+  ${CMAKE_SOURCE_DIR}/src/weights/weights.cpp
+  ${CMAKE_SOURCE_DIR}/src/weights/tensor_map.cpp
+  ${CMAKE_SOURCE_DIR}/src/util/config.cpp
+  ${CMAKE_SOURCE_DIR}/src/weights/model_paths.cpp)
 set(MA_LOADER_TESTS
   ${CMAKE_CURRENT_SOURCE_DIR}/unit/safetensors_test.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/unit/torch_pickle_test.cpp

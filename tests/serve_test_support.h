@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "io/video.h"
+#include "media/video.h"
 #include "serve/sse.h"
 #include "temp_dir.h"
 

@@ -9,7 +9,7 @@
 #include <functional>
 #include <string>
 
-#include "io/safetensors.h"
+#include "weights/safetensors.h"
 #include "util/error.h"
 
 namespace ma::test {

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "io/image.h"
+#include "media/image.h"
 
 namespace ma::test {
 

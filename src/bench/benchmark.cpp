@@ -324,7 +324,7 @@ BenchReport run_benchmark(const BenchOptions& o) {
 
   run.log("bench: building the models (" + r.models + ", " + dtype_name(o.dtype) + ")");
   const auto load_start = Clock::now();
-  const TensorOptions weights{o.dtype, at::kCPU};
+  const DeviceDtype weights{o.dtype, at::kCPU};
   EngineModels models = build_random_models(o.models_dir, weights);
   r.load_seconds = since(load_start);
   release_allocation_cache();  // the random-weight temporaries: not part of any component

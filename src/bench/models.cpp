@@ -8,7 +8,7 @@
 #include <fstream>
 #include <vector>
 
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
 #include "models/controlnet.h"
@@ -41,7 +41,7 @@ std::unique_ptr<ClipTokenizer> special_tokens_tokenizer() {
   return tokenizer;
 }
 
-EngineModels build_random_models(const std::string& models_dir, const TensorOptions& opt, uint64_t seed) {
+EngineModels build_random_models(const std::string& models_dir, const DeviceDtype& opt, uint64_t seed) {
   EngineModels m;
   if (models_dir.empty()) {
     m.tokenizer = special_tokens_tokenizer();

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "io/config.h"
-#include "io/tensor_map.h"
+#include "util/config.h"
+#include "weights/tensor_map.h"
 #include "models/sd15_configs.h"
 #include "nn/init.h"
 #include "nn/module.h"
@@ -27,7 +27,7 @@ using nn::random_state;
 // the special tokens (prompts must be empty); otherwise that folder's
 // pretrained_models layout (resolve_model_paths): its config.json files and
 // tokenizer, its weight files unread.
-EngineModels build_random_models(const std::string& models_dir, const TensorOptions& opt, uint64_t seed = 1);
+EngineModels build_random_models(const std::string& models_dir, const DeviceDtype& opt, uint64_t seed = 1);
 
 // A tokenizer that knows only CLIP's special tokens (<|startoftext|> 49406,
 // <|endoftext|> 49407): the empty prompt tokenizes as with the real vocabulary.

@@ -7,7 +7,7 @@
 #include "bench/memory.h"
 #include "bench/models.h"
 #include "diffusion/noise_schedule.h"
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "models/autoencoder_kl.h"
 #include "models/controlnet.h"
 #include "models/load.h"
@@ -35,7 +35,7 @@ struct StageModels {
 };
 
 StageModels build_stage(int stage, const BenchOptions& o) {
-  const TensorOptions opt{o.dtype, at::kCPU};
+  const DeviceDtype opt{o.dtype, at::kCPU};
   UNetConfig unet, controlnet, appearance;
   StageModels m;
   if (o.models_dir.empty()) {

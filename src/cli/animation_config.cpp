@@ -210,7 +210,7 @@ AnimationConfig load_animation_config(const std::string& path, const ConfigLoadO
 
   for (size_t i = 0; i < count; ++i) {
     AnimationConfigPair pair;
-    AnimationJob& job = pair.job;
+    FileAnimation& job = pair.job;
     job.source = sources[i];
     job.motion = videos[i];
     job.params = params;

@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "io/model_paths.h"
-#include "pipeline/animation_job.h"
+#include "weights/model_paths.h"
+#include "pipeline/file_animation.h"
 
 namespace ma::cli {
 
 struct AnimationConfigPair {
-  AnimationJob job;          // inputs, settings, outputs under savedir
+  FileAnimation job;          // inputs, settings, outputs under savedir
   bool random_seed = false;  // the config asked for seed -1: job.params.seed was drawn
 };
 

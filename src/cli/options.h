@@ -11,7 +11,7 @@
 #include <string>
 
 #include "cli/reporter.h"
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "pipeline/animation.h"
 
 namespace ma::cli {

@@ -6,8 +6,8 @@
 #include <map>
 #include <set>
 
-#include "io/image.h"
-#include "io/video.h"
+#include "media/image.h"
+#include "media/video.h"
 #include "util/error.h"
 
 namespace ma::data {

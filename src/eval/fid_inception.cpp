@@ -2,7 +2,7 @@
 
 #include <ATen/core/grad_mode.h>  // at::NoGradGuard, at::AutoGradMode (not via ATen.h on 2.x)
 
-#include "io/weights.h"
+#include "weights/weights.h"
 #include "util/error.h"
 
 namespace ma::eval {

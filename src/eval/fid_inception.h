@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 
 namespace ma::eval {
 

@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <map>
 
-#include "io/image.h"
-#include "io/video.h"
+#include "media/image.h"
+#include "media/video.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;

@@ -42,7 +42,7 @@ void load_metric_net(nn::Module& net, const TensorMap& weights, const std::strin
   TensorMap used;
   for (const auto& [key, t] : weights)
     if (!ends_with(key, ".num_batches_tracked")) used.emplace(key, t);
-  load_module(net, used, TensorOptions{}, what);
+  load_module(net, used, DeviceDtype{}, what);
 }
 
 }  // namespace ma::eval

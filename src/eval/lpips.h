@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "eval/pixel_metrics.h"
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 
 namespace ma::eval {
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "eval/frame_set.h"
-#include "io/image.h"
+#include "media/image.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;

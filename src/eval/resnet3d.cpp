@@ -1,6 +1,6 @@
 #include "eval/resnet3d.h"
 
-#include "io/weights.h"
+#include "weights/weights.h"
 #include "util/error.h"
 
 namespace ma::eval {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "io/weights.h"
+#include "weights/weights.h"
 #include "util/error.h"
 
 namespace ma {
@@ -87,11 +87,11 @@ AutoencoderKL::AutoencoderKL(const AutoencoderKLConfig& config) : config_(config
 AutoencoderKL::AutoencoderKL(const std::string& config_path)
     : AutoencoderKL(AutoencoderKLConfig::from_file(config_path)) {}
 
-void AutoencoderKL::load(const std::string& weights_path, const TensorOptions& opt) {
+void AutoencoderKL::load(const std::string& weights_path, const DeviceDtype& opt) {
   load(load_weights(weights_path, opt), opt, weights_path);
 }
 
-void AutoencoderKL::load(const TensorMap& state, const TensorOptions& opt, const std::string& what) {
+void AutoencoderKL::load(const TensorMap& state, const DeviceDtype& opt, const std::string& what) {
   std::vector<std::string> attention_paths;
   visit([&](const std::string& path, nn::Module& m) {
     if (dynamic_cast<vae::AttentionBlock*>(&m)) attention_paths.push_back(path);

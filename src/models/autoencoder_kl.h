@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "io/config.h"
-#include "io/tensor_map.h"
+#include "util/config.h"
+#include "weights/tensor_map.h"
 #include "models/vae_blocks.h"
 #include "nn/module.h"
 
@@ -61,8 +61,8 @@ class AutoencoderKL : public nn::Module {
 
   // Loads every weight (any format load_weights reads), converted to `opt`.
   // A missing, unexpected or mis-shaped key throws ma::Error naming it.
-  void load(const std::string& weights_path, const TensorOptions& opt = {});
-  void load(const TensorMap& state, const TensorOptions& opt = {}, const std::string& what = "VAE weights");
+  void load(const std::string& weights_path, const DeviceDtype& opt = {});
+  void load(const TensorMap& state, const DeviceDtype& opt = {}, const std::string& what = "VAE weights");
 
   // image [B, in, H, W] (values in [-1, 1]) -> posterior mean [B, latent, H/8, W/8]
   // (quant_conv moments split in two; the mean half, never a sample).
@@ -96,7 +96,7 @@ class AutoencoderKL : public nn::Module {
   // config.json's scaling_factor (0.18215 when absent).
   double scaling_factor() const { return config_.scaling_factor; }
   const AutoencoderKLConfig& config() const { return config_; }
-  const TensorOptions& options() const { return options_; }
+  const DeviceDtype& options() const { return options_; }
   bool loaded() const { return loaded_; }
 
   vae::Encoder* encoder;
@@ -107,7 +107,7 @@ class AutoencoderKL : public nn::Module {
  private:
   void require_loaded() const;
   AutoencoderKLConfig config_;
-  TensorOptions options_;
+  DeviceDtype options_;
   bool loaded_ = false;
 };
 

@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "io/weights.h"
+#include "weights/weights.h"
 #include "nn/bf16_compute.h"
 #include "util/error.h"
 
@@ -151,11 +151,11 @@ ClipTextModel::ClipTextModel(const ClipTextConfig& config) : config_(config) {
 
 ClipTextModel::ClipTextModel(const std::string& config_path) : ClipTextModel(ClipTextConfig::from_file(config_path)) {}
 
-void ClipTextModel::load(const std::string& weights_path, const TensorOptions& opt) {
+void ClipTextModel::load(const std::string& weights_path, const DeviceDtype& opt) {
   load(load_weights(weights_path, opt), opt, weights_path);
 }
 
-void ClipTextModel::load(const TensorMap& state, const TensorOptions& opt, const std::string& what) {
+void ClipTextModel::load(const TensorMap& state, const DeviceDtype& opt, const std::string& what) {
   const TensorMap* source = &state;
   TensorMap with_positions;
   if (!state.count(kPositionIdsKey)) {

@@ -10,8 +10,8 @@
 #pragma once
 #include <string>
 
-#include "io/config.h"
-#include "io/tensor_map.h"
+#include "util/config.h"
+#include "weights/tensor_map.h"
 #include "nn/layers.h"
 #include "nn/module.h"
 
@@ -100,8 +100,8 @@ class ClipTextModel : public nn::Module {
   // A missing, unexpected or mis-shaped key throws ma::Error naming it.
   // text_model.embeddings.position_ids may be absent (newer transformers do
   // not save it): it is then 0..max_positions-1, its only value in practice.
-  void load(const std::string& weights_path, const TensorOptions& opt = {});
-  void load(const TensorMap& state, const TensorOptions& opt = {},
+  void load(const std::string& weights_path, const DeviceDtype& opt = {});
+  void load(const TensorMap& state, const DeviceDtype& opt = {},
             const std::string& what = "text encoder weights");
 
   // input_ids int64 [B, S] (S <= max_position_embeddings) -> last_hidden_state

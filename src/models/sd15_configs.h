@@ -3,7 +3,7 @@
 // text encoder), used to build full-size module trees without any file: the
 // manifest checks, the benchmark, a trainer's fresh models.
 #pragma once
-#include "io/config.h"
+#include "util/config.h"
 
 namespace ma {
 

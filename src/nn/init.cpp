@@ -7,7 +7,7 @@
 
 namespace ma::nn {
 
-TensorMap random_state(const nn::Module& m, const TensorOptions& opt, uint64_t seed) {
+TensorMap random_state(const nn::Module& m, const DeviceDtype& opt, uint64_t seed) {
   // Drawing ~1.3 G normal numbers one by one takes minutes on a small
   // machine: draw a pool of at most 16 M once and give every tensor a copy of
   // a stretch of it from a seeded random offset (wrapping around). Timings do
@@ -49,7 +49,7 @@ TensorMap random_state(const nn::Module& m, const TensorOptions& opt, uint64_t s
   return state;
 }
 
-void randomize(Module& m, const TensorOptions& opt, uint64_t seed) {
+void randomize(Module& m, const DeviceDtype& opt, uint64_t seed) {
   TensorMap state = random_state(m, opt, seed);
   for (const auto& p : m.state_entries()) *p.slot = state.at(p.name);
 }

@@ -3,7 +3,7 @@
 #pragma once
 #include <cstdint>
 
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 #include "nn/module.h"
 
 namespace ma::nn {
@@ -13,9 +13,9 @@ namespace ma::nn {
 // scale), 1-D weights (norm scales) 1 + N(0, 0.02^2), biases and other
 // vectors N(0, 0.02^2); integer buffers (CLIP position_ids) 0, 1, 2, ...
 // (Stretches of one pool of at most 16 M normal draws, for speed.)
-TensorMap random_state(const Module& m, const TensorOptions& opt, uint64_t seed);
+TensorMap random_state(const Module& m, const DeviceDtype& opt, uint64_t seed);
 
 // Puts random_state(m, opt, seed) straight into m's slots (no load checks).
-void randomize(Module& m, const TensorOptions& opt, uint64_t seed);
+void randomize(Module& m, const DeviceDtype& opt, uint64_t seed);
 
 }  // namespace ma::nn

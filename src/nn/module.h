@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 
 namespace ma::nn {
 
@@ -109,7 +109,7 @@ struct LoadReport {
 };
 
 struct LoadOptions {
-  TensorOptions tensor;            // dtype / device of the loaded weights
+  DeviceDtype tensor;            // dtype / device of the loaded weights
   bool ignore_unexpected = false;  // e.g. the 2D UNet file loaded into the 3D UNet
   bool allow_missing = false;      // e.g. motion-module keys filled by a second file
 };

@@ -9,7 +9,7 @@
 #include <cmath>
 
 #include "pipeline/context_windows.h"
-#include "pipeline/ddim.h"
+#include "diffusion/ddim.h"
 #include "pipeline/denoise_windows.h"
 #include "pipeline/model_loading.h"
 #include "util/cpu_allocator.h"
@@ -54,7 +54,7 @@ EngineModels load_engine_models(const ModelPaths& paths, const EngineOptions& op
   require_dtype_supported(options.dtype, options.device);
   configure_threads(options.threads);
   enable_allocation_cache();  // before loading, so weights come from it too
-  return load_models(paths, TensorOptions{options.dtype, options.device}, /*for_inference=*/true);
+  return load_models(paths, DeviceDtype{options.dtype, options.device}, /*for_inference=*/true);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "models/motion_module.h"
 
 namespace ma {

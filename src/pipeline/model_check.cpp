@@ -45,7 +45,7 @@ PartCheck check_part(const std::string& part, const std::string& files, bool val
 }  // namespace
 
 std::vector<PartCheck> check_model_parts(const ModelPaths& p, bool values) {
-  const TensorOptions fp32;
+  const DeviceDtype fp32;
   std::vector<PartCheck> out;
   PartCheck tok{"tokenizer", p.tokenizer_dir, {}, 0, 0};
   try {

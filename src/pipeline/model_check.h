@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 
 namespace ma {
 

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <string>
 
-#include "pipeline/job_outputs.h"
+#include "util/staged_outputs.h"
 #include "pose/motion_video.h"
 
 namespace ma::pose {

@@ -5,10 +5,10 @@
 #include <cmath>
 #include <cstdio>
 
-#include "io/image.h"
-#include "io/video.h"
+#include "media/image.h"
+#include "media/video.h"
 #include "models/densepose/densepose_rcnn.h"
-#include "pipeline/job_outputs.h"
+#include "util/staged_outputs.h"
 #include "pose/densepose_iuv.h"
 #include "util/error.h"
 

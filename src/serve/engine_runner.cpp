@@ -1,6 +1,6 @@
 #include "serve/engine_runner.h"
 
-#include "pipeline/animation_job.h"
+#include "pipeline/file_animation.h"
 #include "pose/extracted_motion.h"
 #include "util/error.h"
 
@@ -8,7 +8,7 @@ namespace ma::serve {
 
 JobRunner make_engine_runner(std::shared_ptr<Animator> animator, std::string densepose_weights) {
   return [animator, densepose_weights](const JobSpec& spec, const ProgressSink& progress, const std::atomic<bool>& stop) {
-    AnimationJob job;
+    FileAnimation job;
     job.source = spec.source_path;
     job.motion = spec.motion_path;
     job.params = spec.params.animation();
@@ -37,7 +37,7 @@ JobRunner make_engine_runner(std::shared_ptr<Animator> animator, std::string den
       writing.phase = "write";
       progress(writing);
     };
-    JobResult result = run_animation_job(*animator, job, forward, &stop);
+    FileAnimationResult result = run_file_animation(*animator, job, forward, &stop);
     JobOutcome outcome;
     outcome.frames = result.frames;
     outcome.grid = true;

@@ -1,5 +1,5 @@
 // The job runner that really animates: the shared "one animation from files"
-// helper (pipeline/animation_job.h) on an Animator whose models were loaded
+// helper (pipeline/file_animation.h) on an Animator whose models were loaded
 // once when the server started.
 #pragma once
 #include <memory>

@@ -1,6 +1,6 @@
 #include "serve/media_probe.h"
 
-#include "io/libav_util.h"
+#include "media/libav_util.h"
 #include "serve/request_error.h"
 
 namespace ma::serve {

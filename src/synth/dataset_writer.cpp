@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
-#include "io/atomic_file.h"
-#include "io/image.h"
+#include "util/atomic_file.h"
+#include "media/image.h"
 #include "synth/densepose_palette.h"
 #include "synth/world.h"
 #include "util/error.h"

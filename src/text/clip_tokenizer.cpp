@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "io/config.h"
+#include "util/config.h"
 #include "text/fix_text.h"
 #include "text/unicode.h"
 #include "util/error.h"

@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/atomic_file.h"
-#include "io/safetensors.h"
-#include "io/torch_pickle_write.h"
+#include "util/atomic_file.h"
+#include "weights/safetensors.h"
+#include "weights/torch_pickle_write.h"
 #include "util/error.h"
 
 namespace ma::train {

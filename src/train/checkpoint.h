@@ -20,8 +20,8 @@
 #include <optional>
 #include <string>
 
-#include "io/model_paths.h"
-#include "io/tensor_map.h"
+#include "weights/model_paths.h"
+#include "weights/tensor_map.h"
 
 namespace ma::train {
 

@@ -27,7 +27,7 @@ nlohmann::json controlnet_config_from_unet(const nlohmann::json& unet) {
   return c;
 }
 
-void init_controlnet_from_unet(ControlNetModel& controlnet, const TensorMap& unet_weights, const TensorOptions& opt,
+void init_controlnet_from_unet(ControlNetModel& controlnet, const TensorMap& unet_weights, const DeviceDtype& opt,
                                uint64_t seed) {
   nn::randomize(controlnet, opt, seed);
   for (const nn::ParamInfo& p : controlnet.state_entries()) {
@@ -58,7 +58,7 @@ at::Tensor sinusoidal_position_encoding(int64_t max_len, int64_t dim) {
   return pe;
 }
 
-void init_motion_modules(UNetModel& unet, const TensorOptions& opt, uint64_t seed) {
+void init_motion_modules(UNetModel& unet, const DeviceDtype& opt, uint64_t seed) {
   // Module by module (a full-size UNet's random state would be 3.4 GB).
   uint64_t index = 0;
   size_t found = 0;

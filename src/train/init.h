@@ -10,7 +10,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 #include "models/controlnet.h"
 #include "models/unet.h"
 
@@ -24,12 +24,12 @@ nlohmann::json controlnet_config_from_unet(const nlohmann::json& unet_config);
 
 // Loads `unet_weights` into `controlnet` (built from controlnet_config_from_unet)
 // as from_unet copies them, the rest initialised as described above.
-void init_controlnet_from_unet(ControlNetModel& controlnet, const TensorMap& unet_weights, const TensorOptions& opt,
+void init_controlnet_from_unet(ControlNetModel& controlnet, const TensorMap& unet_weights, const DeviceDtype& opt,
                                uint64_t seed);
 
 // Initialises every motion module of a video UNet in place: random weights,
 // zero proj_out, the sinusoidal `pe` buffers AnimateDiff computes.
-void init_motion_modules(UNetModel& unet, const TensorOptions& opt, uint64_t seed);
+void init_motion_modules(UNetModel& unet, const DeviceDtype& opt, uint64_t seed);
 
 // AnimateDiff's PositionalEncoding table [1, max_len, dim].
 at::Tensor sinusoidal_position_encoding(int64_t max_len, int64_t dim);

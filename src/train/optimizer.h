@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "io/tensor_map.h"
+#include "weights/tensor_map.h"
 
 namespace torch::optim {
 class AdamW;

@@ -11,10 +11,10 @@
 #include <sstream>
 
 #include "diffusion/noise_schedule.h"
-#include "io/atomic_file.h"
-#include "io/config.h"
-#include "io/video.h"
-#include "io/weights.h"
+#include "util/atomic_file.h"
+#include "util/config.h"
+#include "media/video.h"
+#include "weights/weights.h"
 #include "models/load.h"
 #include "pipeline/animation.h"
 #include "pipeline/model_loading.h"
@@ -104,7 +104,7 @@ struct Trainer::Impl {
   nlohmann::json appearance_config, controlnet_config, unet_config;
   std::set<std::string> trainable, written;  // parts trained / written at every save
   NoiseSchedule schedule;
-  TensorOptions weights;
+  DeviceDtype weights;
   at::Tensor text;  // [1, 77, D]: the prompt's embedding, computed once
   std::unique_ptr<AutoencoderKL> vae;
   std::unique_ptr<UNetModel> appearance, unet;
@@ -181,7 +181,7 @@ void Trainer::Impl::resolve_models() {
 }
 
 void Trainer::Impl::load_models() {
-  weights = TensorOptions{o.dtype, at::kCPU};
+  weights = DeviceDtype{o.dtype, at::kCPU};
   {
     // The prompt ("" as the release) is encoded once; the text encoder is not kept.
     at::NoGradGuard frozen;

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "data/joint_sampler.h"
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "train/optimizer.h"
 
 namespace ma::dist {

@@ -85,7 +85,7 @@ TEST_F(AnimationConfig, ReadsTheOriginalDemoConfig) {
                                                                   {"dalle8", "dancing2"},
                                                                   {"multi1_source", "multi_dancing"}};
   for (size_t i = 0; i < 5; ++i) {
-    const AnimationJob& job = cfg.pairs[i].job;
+    const FileAnimation& job = cfg.pairs[i].job;
     SCOPED_TRACE(job.source);
     EXPECT_FALSE(cfg.pairs[i].random_seed);
     EXPECT_EQ(job.params.seed, 1u) << "seed: [1] serves every source";
@@ -142,7 +142,7 @@ TEST_F(AnimationConfig, SettingsNamesAndOutputs) {
             "offset: 5\nmax_length: null\nsave_individual_videos: true\n"),
       {"out", 4, 25, 0});
   ASSERT_EQ(cfg.pairs.size(), 1u);
-  const AnimationJob& job = cfg.pairs[0].job;
+  const FileAnimation& job = cfg.pairs[0].job;
   EXPECT_EQ(cfg.savedir, "out/samples/mine");
   // Source name: up to the first dot (the original's split(".")[0]); video: without extension.
   EXPECT_EQ(job.video_out, "out/samples/mine/videos/me_dance.mp4");

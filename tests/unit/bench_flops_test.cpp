@@ -11,7 +11,7 @@
 #include "bench/flop_counter.h"
 #include "bench/memory.h"
 #include "bench/models.h"
-#include "io/config.h"
+#include "util/config.h"
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
 #include "models/controlnet.h"
@@ -149,7 +149,7 @@ TEST(BenchModels, FullSizeTextEncoderMatchesTheRealCheckpoint) {
 
 TEST(BenchModels, RandomStateCoversEveryParameter) {
   ClipTextModel text(test::models_dir() + "/stable-diffusion-v1-5/text_encoder/config.json");
-  TensorMap state = bench::random_state(text, TensorOptions{at::kBFloat16, at::kCPU}, 3);
+  TensorMap state = bench::random_state(text, DeviceDtype{at::kBFloat16, at::kCPU}, 3);
   const auto params = text.state_entries();
   ASSERT_EQ(state.size(), params.size());
   for (const auto& p : params) {
@@ -164,8 +164,8 @@ TEST(BenchModels, RandomStateCoversEveryParameter) {
   const at::Tensor w = state.at("text_model.encoder.layers.0.mlp.fc1.weight").to(at::kFloat);
   EXPECT_NEAR(w.std().item<double>(), 0.02, 0.005);
   // Deterministic per seed.
-  TensorMap again = bench::random_state(text, TensorOptions{at::kBFloat16, at::kCPU}, 3);
-  TensorMap other = bench::random_state(text, TensorOptions{at::kBFloat16, at::kCPU}, 4);
+  TensorMap again = bench::random_state(text, DeviceDtype{at::kBFloat16, at::kCPU}, 3);
+  TensorMap other = bench::random_state(text, DeviceDtype{at::kBFloat16, at::kCPU}, 4);
   EXPECT_TRUE(at::equal(again.at("text_model.encoder.layers.0.mlp.fc1.weight"),
                         state.at("text_model.encoder.layers.0.mlp.fc1.weight")));
   EXPECT_FALSE(at::equal(other.at("text_model.encoder.layers.0.mlp.fc1.weight"),
@@ -174,7 +174,7 @@ TEST(BenchModels, RandomStateCoversEveryParameter) {
 
 TEST(BenchModels, TinyModelSetFromAFolderRuns) {
   c10::InferenceMode guard;
-  EngineModels m = bench::build_random_models(test::models_dir(), TensorOptions{at::kFloat, at::kCPU});
+  EngineModels m = bench::build_random_models(test::models_dir(), DeviceDtype{at::kFloat, at::kCPU});
   ASSERT_TRUE(m.tokenizer && m.text_encoder && m.vae && m.appearance_encoder && m.controlnet && m.unet);
   EXPECT_EQ(m.unet->kind(), UNetKind::kVideo);
   at::Tensor text = m.text_encoder->forward(m.tokenizer->tokenize("a dancer"));

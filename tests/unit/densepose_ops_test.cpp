@@ -1,7 +1,7 @@
 // Native ROIAlign and NMS against torchvision.ops (fixture made by
 // tests/data/gen/densepose_ops.py with Debian's python3-torchvision 0.14.1).
-#include "io/image.h"
-#include "io/safetensors.h"
+#include "media/image.h"
+#include "weights/safetensors.h"
 #include "nn/ops/nms.h"
 #include "nn/ops/roi_align.h"
 #include "test_util.h"

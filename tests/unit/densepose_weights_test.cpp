@@ -5,8 +5,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "io/config.h"
-#include "io/numpy_pickle.h"
+#include "util/config.h"
+#include "weights/numpy_pickle.h"
 #include "models/densepose/densepose_rcnn.h"
 #include "test_util.h"
 #include "util/error.h"

@@ -12,8 +12,8 @@
 #include "eval/pil_float_resize.h"
 #include "eval/resnet3d.h"
 #include "eval/video_features.h"
-#include "io/image.h"
-#include "io/weights.h"
+#include "media/image.h"
+#include "weights/weights.h"
 #include "test_util.h"
 #include "util/error.h"
 

@@ -9,7 +9,7 @@
 #include <functional>
 #include <random>
 
-#include "io/image.h"
+#include "media/image.h"
 #include "test_util.h"
 #include "temp_dir.h"
 #include "util/error.h"

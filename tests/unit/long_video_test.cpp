@@ -9,7 +9,7 @@
 #include <cstdio>
 
 #include "bench/memory.h"
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "pipeline/animation.h"
 #include "tests/test_util.h"
 

@@ -4,7 +4,7 @@
 // weights load.
 #include <gtest/gtest.h>
 
-#include "io/config.h"
+#include "util/config.h"
 #include "models/controlnet.h"
 #include "models/sd15_configs.h"
 #include "models/unet.h"

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/model_paths.h"
+#include "weights/model_paths.h"
 #include "test_util.h"
 #include "util/error.h"
 

@@ -5,7 +5,7 @@
 
 #include "test_util.h"
 
-#include "io/safetensors.h"
+#include "weights/safetensors.h"
 #include "util/error.h"
 
 namespace ma {

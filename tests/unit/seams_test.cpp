@@ -12,13 +12,13 @@
 #include <cmath>
 
 #include "diffusion/noise_schedule.h"
-#include "io/config.h"
-#include "io/model_paths.h"
-#include "io/weights.h"
+#include "util/config.h"
+#include "weights/model_paths.h"
+#include "weights/weights.h"
 #include "models/sd15_configs.h"
 #include "nn/init.h"
 #include "pipeline/context_windows.h"
-#include "pipeline/ddim.h"
+#include "diffusion/ddim.h"
 #include "pipeline/denoise_windows.h"
 #include "pipeline/model_loading.h"
 #include "tests/test_util.h"

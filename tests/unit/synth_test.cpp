@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "io/image.h"
+#include "media/image.h"
 #include "synth/dataset_writer.h"
 #include "synth/densepose_palette.h"
 #include "synth/world.h"

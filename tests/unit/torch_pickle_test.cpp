@@ -4,8 +4,8 @@
 #include <fstream>
 #include <set>
 
-#include "io/config.h"
-#include "io/torch_pickle.h"
+#include "util/config.h"
+#include "weights/torch_pickle.h"
 #include "test_util.h"
 #include "torch_pickle_writer.h"
 #include "util/error.h"

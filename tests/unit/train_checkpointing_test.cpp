@@ -12,7 +12,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "io/safetensors.h"
+#include "weights/safetensors.h"
 #include "models/load.h"
 #include "nn/checkpoint.h"
 #include "pipeline/model_loading.h"

@@ -11,11 +11,11 @@
 
 #include "data/dataset.h"
 #include "data/joint_sampler.h"
-#include "io/model_paths.h"
-#include "io/safetensors.h"
-#include "io/torch_pickle_write.h"
-#include "io/video.h"
-#include "io/weights.h"
+#include "weights/model_paths.h"
+#include "weights/safetensors.h"
+#include "weights/torch_pickle_write.h"
+#include "media/video.h"
+#include "weights/weights.h"
 #include "nn/reference_bank.h"
 #include "pipeline/model_check.h"
 #include "models/load.h"
@@ -287,7 +287,7 @@ TEST(TorchPickleWrite, PythonTorchLoadsIt) {
 // differences. h = 1e-5 keeps the truncation error (~h^2) and the rounding
 // error (~1e-16 / h) both far below the 1e-6 relative tolerance.
 TEST(Gradients, MatchFiniteDifferencesInFloat64) {
-  const TensorOptions f64{at::kDouble, at::kCPU};
+  const DeviceDtype f64{at::kDouble, at::kCPU};
   const ModelPaths paths = resolve_model_paths(test::models_dir());
   auto unet = load_unet3d(paths, f64);
   auto app = load_appearance_encoder(paths, f64);

@@ -7,8 +7,8 @@
 #include <functional>
 #include <random>
 
-#include "io/image.h"
-#include "io/video.h"
+#include "media/image.h"
+#include "media/video.h"
 #include "test_util.h"
 #include "temp_dir.h"
 #include "util/error.h"

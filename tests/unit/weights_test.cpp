@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <set>
 
-#include "io/config.h"
-#include "io/weights.h"
+#include "util/config.h"
+#include "weights/weights.h"
 #include "test_util.h"
 #include "torch_pickle_writer.h"
 #include "util/error.h"

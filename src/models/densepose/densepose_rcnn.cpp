@@ -6,8 +6,8 @@
 
 #include <cmath>
 
-#include "io/image.h"
-#include "io/numpy_pickle.h"
+#include "media/image.h"
+#include "weights/numpy_pickle.h"
 #include "models/densepose/boxes.h"
 #include "nn/ops/nms.h"
 #include "util/error.h"
