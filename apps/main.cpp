@@ -1,16 +1,20 @@
 // magicanimate: animate the person in a reference image along a DensePose
 // motion video. `magicanimate <command> --help` is the manual of each command.
 #include <iostream>
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include "apps/commands.h"
+#include "cli/help_formatter.h"
 #include "util/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"magicanimate.cpp - MagicAnimate in native C++ (animate, inspect, check-models, bench, serve, train)",
                "magicanimate"};
   app.require_subcommand(1);
+  // Before the subcommands are added: they take their parent's formatter.
+  app.formatter(std::make_shared<ma::cli::HelpFormatter>());
   // Bad options get one line, like every other error.
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
     return "magicanimate: error: " + std::string(e.what()) + " (see --help)\n";
