@@ -124,7 +124,10 @@ TEST_P(DensePoseParity, MatchesDetectron2FrameByFrame) {
 INSTANTIATE_TEST_SUITE_P(ZooArchitectures, DensePoseParity, ::testing::Values("R_50_FPN_s1x", "R_50_FPN_DL_s1x"));
 
 TEST(DensePoseIuv, ConverterAndRenderingMatchDetectron2OnItsOwnChartOutputs) {
-  // detectron2's chart outputs fed straight to our converter: exact, as there is no network error.
+  // detectron2's chart outputs fed straight to our converter: labels and the
+  // rendered frame exact, as there is no network error; U, V (in [0, 1]) to
+  // 1e-5: the box-resize interpolation rounds its last bits differently on
+  // libtorch 2.x (equal bit for bit on 1.13, the fixture's own version).
   const TensorMap e = load_safetensors(case_dir("R_50_FPN_s1x") + "/expected.safetensors");
   for (int k = 0; k < 3; ++k) {
     const std::string p = "f" + std::to_string(k) + ".";
@@ -135,7 +138,8 @@ TEST(DensePoseIuv, ConverterAndRenderingMatchDetectron2OnItsOwnChartOutputs) {
     const auto people = pose::chart_to_iuv(out);
     for (size_t i = 0; i < people.size(); ++i) {
       EXPECT_TRUE(people[i].labels.to(at::kLong).equal(e.at(p + "labels" + std::to_string(i))));
-      EXPECT_TRUE(people[i].uv.equal(e.at(p + "uv" + std::to_string(i))));
+      EXPECT_LE((people[i].uv - e.at(p + "uv" + std::to_string(i))).abs().max().item<double>(), 1e-5)
+          << "frame " << k << " box " << i;
     }
     const at::Tensor& want = e.at(p + "render");
     EXPECT_TRUE(pose::render_parts(want.size(0), want.size(1), people).equal(want)) << "frame " << k;
