@@ -465,12 +465,6 @@ Action add_animate_command(CLI::App& app) {
       ->type_name("N")
       ->capture_default_str()
       ->group(sampling);
-  sub->add_option("--L", o->params.length_multiple,
-                  "The original's L: the motion is padded with its last frame to a "
-                  "multiple of N frames, whatever --context is (1..256)")
-      ->type_name("N")
-      ->capture_default_str()
-      ->group(sampling);
   sub->add_option("--prompt", o->params.prompt, "Text prompt (default: empty, as the original)")
       ->type_name("TEXT")
       ->capture_default_str()

@@ -33,7 +33,7 @@ struct ServeFlags {
 
 const char* kFooter = R"(API (JSON; docs/server.md has curl examples):
   POST   /v1/animations              multipart: source (image), motion (video) and optional
-                                     steps, guidance, seed, size, context, overlap, prompt,
+                                     steps, guidance, seed, size, context, overlap, L, prompt,
                                      extract_pose (true: motion is a raw video; needs
                                      --densepose-weights)
   GET    /v1/animations              every job, newest first

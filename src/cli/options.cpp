@@ -89,6 +89,9 @@ void add_sampling_options(CLI::App& app, AnimationParams& p, const std::string& 
   add("--guidance", p.guidance, "G", "Classifier-free guidance scale (>= 0)");
   add("--context", p.context, "N", "Frames per temporal window (1.." + std::to_string(kMaxContextFrames) + ")");
   add("--overlap", p.overlap, "N", "Frames shared by neighbouring windows (0..context-1)");
+  add("--L", p.length_multiple, "N",
+      "The original's L: the motion is padded with its last frame to a multiple of N frames, whatever "
+      "--context is (1.." + std::to_string(kMaxLengthMultiple) + ")");
 }
 
 }  // namespace ma::cli

@@ -24,7 +24,7 @@ JobStatus job_status_from_string(const std::string& text) {
 
 nlohmann::json to_json(const JobParams& p) {
   return {{"steps", p.steps},     {"guidance", p.guidance}, {"seed", p.seed},  {"size", p.size},
-          {"context", p.context}, {"overlap", p.overlap},   {"prompt", p.prompt},
+          {"context", p.context}, {"overlap", p.overlap},   {"L", p.length_multiple}, {"prompt", p.prompt},
           {"extract_pose", p.extract_pose}};
 }
 
@@ -36,6 +36,7 @@ JobParams job_params_from_json(const nlohmann::json& j) {
   p.size = j.value("size", p.size);
   p.context = j.value("context", p.context);
   p.overlap = j.value("overlap", p.overlap);
+  p.length_multiple = j.value("L", p.length_multiple);  // absent in jobs stored before it existed
   p.prompt = j.value("prompt", p.prompt);
   p.extract_pose = j.value("extract_pose", p.extract_pose);
   return p;

@@ -3,7 +3,7 @@
 // JobRunner does the animation.
 //
 //   POST   /v1/animations               multipart: source, motion [, steps, guidance, seed, size,
-//                                       context, overlap, prompt, extract_pose]  -> 202 {"id": ...}
+//                                       context, overlap, L, prompt, extract_pose]  -> 202 {"id": ...}
 //   GET    /v1/animations               every job, newest first
 //   GET    /v1/animations/{id}          status, progress, ETA, parameters, error
 //   GET    /v1/animations/{id}/events   Server-Sent Events, one per change, until finished

@@ -13,8 +13,8 @@
 namespace ma::serve {
 
 const std::vector<std::string> kFileFields = {"source", "motion"};
-const std::vector<std::string> kParamFields = {"steps", "guidance", "seed", "size", "context", "overlap", "prompt",
-                                               "extract_pose"};
+const std::vector<std::string> kParamFields = {"steps", "guidance", "seed", "size", "context", "overlap", "L",
+                                               "prompt", "extract_pose"};
 
 namespace {
 
@@ -83,6 +83,7 @@ JobParams parse_job_params(const FieldLookup& field, const JobParams& defaults, 
   if (auto v = field("size")) p.size = parse_int("size", *v, kMinSize, limits.max_size);
   if (auto v = field("context")) p.context = parse_int("context", *v, 1, kMaxContext);
   if (auto v = field("overlap")) p.overlap = parse_int("overlap", *v, 0, kMaxContext - 1);
+  if (auto v = field("L")) p.length_multiple = parse_int("L", *v, 1, kMaxLengthMultiple);
   if (auto v = field("prompt")) p.prompt = *v;
   if (auto v = field("extract_pose")) p.extract_pose = parse_bool("extract_pose", *v);
   check_job_params(p, limits);
@@ -103,6 +104,8 @@ void check_job_params(const JobParams& p, const Limits& limits) {
   if (p.overlap < 0 || p.overlap >= p.context)
     fail("overlap: must be from 0 to context - 1 (" + std::to_string(p.context - 1) + "), got " +
          std::to_string(p.overlap));
+  if (p.length_multiple < 1 || p.length_multiple > kMaxLengthMultiple)
+    fail("L: must be from 1 to " + std::to_string(kMaxLengthMultiple) + ", got " + std::to_string(p.length_multiple));
   if (p.prompt.size() > kMaxPromptBytes)
     fail("prompt: longer than " + std::to_string(kMaxPromptBytes) + " bytes");
   if (p.prompt.find('\0') != std::string::npos) fail("prompt: contains a NUL byte");

@@ -108,6 +108,20 @@ TEST(Validation, ParsesEveryFieldAndKeepsDefaults) {
   EXPECT_EQ(p.prompt, "hi");
   EXPECT_EQ(p.context, JobParams{}.context);  // untouched
   EXPECT_EQ(p.overlap, JobParams{}.overlap);
+  EXPECT_EQ(p.length_multiple, 16);  // the original's L unless a job says otherwise
+}
+
+TEST(Validation, TheOriginalsLIsItsOwnFieldDistinctFromContext) {
+  JobParams p;
+  ASSERT_EQ(param_error({{"context", "8"}, {"overlap", "2"}, {"L", "12"}}, &p), "");
+  EXPECT_EQ(p.context, 8);
+  EXPECT_EQ(p.length_multiple, 12);
+  EXPECT_EQ(p.animation().length_multiple, 12);  // what the engine pads the motion to
+  const JobParams back = job_params_from_json(to_json(p));  // a stored job keeps it
+  EXPECT_EQ(back.length_multiple, 12);
+  EXPECT_EQ(job_params_from_json(nlohmann::json{{"steps", 3}}).length_multiple, 16);  // stored before L existed
+  EXPECT_NE(param_error({{"L", "0"}}).find("L: must be an integer from 1 to 256"), std::string::npos);
+  EXPECT_NE(param_error({{"L", "257"}}).find("L"), std::string::npos);
 }
 
 TEST(Validation, NamesTheFieldAndTheRange) {
