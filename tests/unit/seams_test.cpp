@@ -49,9 +49,11 @@ void write_bank(nn::ReferenceBank& bank, double t, const at::Tensor& text_cond) 
 }
 
 // Same-number comparisons of a batch against single calls: the batched
-// convolutions / matmuls may sum in another order, so 1e-5 of the scale
-// (float32 rounding of a few hundred terms), far below the timestep's effect.
-constexpr double kBatchTol = 1e-5;
+// convolutions / matmuls may sum in another order, and through the whole
+// video UNet float32 rounding piles up: measured up to 1.07e-5 of the scale on
+// libtorch 2.6 (below 1e-5 on 1.13). 5e-5 is 4.7x that and stays 20x
+// below the timestep's effect (> 1e-3, checked below).
+constexpr double kBatchTol = 5e-5;
 
 // --- per-sample timesteps ---------------------------------------------------
 
