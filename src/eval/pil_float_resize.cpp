@@ -3,18 +3,11 @@
 #include <cmath>
 #include <vector>
 
+#include "media/pillow_filters.h"
 #include "util/error.h"
 
 namespace ma::eval {
 namespace {
-
-double bicubic(double x) {
-  constexpr double a = -0.5;
-  x = std::fabs(x);
-  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
-  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
-  return 0.0;
-}
 
 // Resample.c precompute_coeffs: per output index, the first input index and
 // the normalised weights of the inputs that contribute.
@@ -38,7 +31,7 @@ Coeffs coefficients(int in_size, int out_size) {
     xmax -= xmin;
     std::vector<double> k(xmax);
     double sum = 0.0;
-    for (int x = 0; x < xmax; ++x) sum += k[x] = bicubic((x + xmin - center + 0.5) / filterscale);
+    for (int x = 0; x < xmax; ++x) sum += k[x] = media::pillow_bicubic((x + xmin - center + 0.5) / filterscale);
     if (sum != 0.0)
       for (double& v : k) v /= sum;
     c.first.push_back(xmin);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "media/image.h"
+#include "media/pillow_filters.h"
 #include "util/error.h"
 
 namespace ma {
@@ -23,14 +24,6 @@ constexpr int kPrecisionBits = 32 - 8 - 2;
 double triangle(double x) {
   x = std::fabs(x);
   return x < 1.0 ? 1.0 - x : 0.0;
-}
-
-double cubic(double x) {
-  constexpr double a = -0.5;
-  x = std::fabs(x);
-  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
-  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
-  return 0.0;
 }
 
 // For each output index: the first contributing input index, how many
@@ -66,7 +59,7 @@ Taps compute_taps(int in_size, int out_size, PillowFilter filter) {
     double sum = 0.0;
     for (int x = 0; x < xmax; ++x) {
       const double arg = (x + xmin - center + 0.5) * inv_filterscale;
-      k[x] = bilinear ? triangle(arg) : cubic(arg);
+      k[x] = bilinear ? triangle(arg) : pillow_bicubic(arg);
       sum += k[x];
     }
     for (int x = 0; x < xmax; ++x) {
