@@ -59,7 +59,7 @@ Taps compute_taps(int in_size, int out_size, PillowFilter filter) {
     double sum = 0.0;
     for (int x = 0; x < xmax; ++x) {
       const double arg = (x + xmin - center + 0.5) * inv_filterscale;
-      k[x] = bilinear ? triangle(arg) : pillow_bicubic(arg);
+      k[x] = bilinear ? triangle(arg) : media::pillow_bicubic(arg);
       sum += k[x];
     }
     for (int x = 0; x < xmax; ++x) {
