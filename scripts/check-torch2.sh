@@ -166,7 +166,10 @@ if ((cuda)); then
     done' >"$logs/cuda-setup.log" 2>&1 ||
     { echo "check-torch2: CUDA packages FAILED to install (see $logs/cuda-setup.log)" >&2; tail -n 30 "$logs/cuda-setup.log" >&2; exit 1; }
   echo "check-torch2: compile and link against libtorch-cuda $(chroot "$root" dpkg-query -W -f='${Version}' libtorch-cuda-dev) (log: $logs/cuda-build.log)"
+  # PRE_TEST: the test programs list their cases when CTest runs, not right
+  # after linking (they cannot start here: no cuDNN to load).
   if in_root "$root" 'MA_BUILD_DIR=build/torch2-cuda bash scripts/build.sh -DMA_BUILD_TESTS=ON \
+      -DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST \
       -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined -DCMAKE_SHARED_LINKER_FLAGS=-Wl,--allow-shlib-undefined' \
     >"$logs/cuda-build.log" 2>&1; then
     n=$(find "$repo/build/torch2-cuda" -maxdepth 3 -type f -perm -u+x -name '*_test*' | wc -l)
