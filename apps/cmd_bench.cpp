@@ -2,7 +2,6 @@
 // machine's GEMM peak and peak memory of the MagicAnimate pipeline, on models
 // built from their configs with random weights (nothing to download).
 #include <iostream>
-#include <sstream>
 
 #include "apps/bench_scaling.h"
 #include "apps/commands.h"
@@ -80,9 +79,7 @@ Action add_bench_command(CLI::App& app) {
     o.threads = engine.threads;
     o.dtype = engine.dtype;
     o.device = engine.device;
-    std::stringstream only(f->only);
-    for (std::string key; std::getline(only, key, ',');)
-      if (!key.empty()) o.only.push_back(key);
+    o.only = cli::split_list(f->only);
     if (!f->output.quiet) o.log = [](const std::string& line) { std::cerr << line << std::endl; };
     if (f->dist.nproc > 1) return run_bench_scaling(o, f->dist, f->json);
     bench::BenchReport report = bench::run_benchmark(o);

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "apps/commands.h"
+#include "cli/options.h"
 #include "eval/evaluate.h"
 #include "eval/prepare_gt.h"
 #include "util/atomic_file.h"
@@ -18,15 +19,6 @@
 
 namespace ma::app {
 namespace {
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream s(text);
-  std::string item;
-  while (std::getline(s, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 // Full precision, so CSV/JSON values can be compared with Python's to 1e-9 and beyond.
 std::string number(double v) {
@@ -120,7 +112,7 @@ Action add_eval_command(CLI::App& app) {
     }
     if (opt->pred.empty() || opt->gt.empty()) throw Error("eval needs --pred PATH and --gt PATH");
     eval::EvalOptions o;
-    o.metrics = split_list(opt->metrics);
+    o.metrics = cli::split_list(opt->metrics);
     if (!opt->metrics.empty() && o.metrics.empty()) throw Error("--metrics lists no metric");
     o.protocol = opt->protocol == "fixed" ? eval::Protocol::Fixed : eval::Protocol::Disco;
     o.weights_dir = opt->weights;

@@ -6,11 +6,11 @@
 #include <deque>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "apps/commands.h"
 #include "apps/dist_options.h"
 #include "cli/interrupt.h"
+#include "cli/options.h"
 #include "cli/reporter.h"
 #include "train/trainer.h"
 #include "util/dtype.h"
@@ -56,14 +56,6 @@ Several processes (data parallel): --nproc N here, or torchrun / mpirun / srun (
   the same (another N is refused). Only rank 0 writes OUT and prints; every process
   must read --data and --models (and the checkpoint on --resume). See docs/distributed.md.
 Exit status: 0 done, 1 error (one line on stderr), 130 cancelled (a checkpoint is saved first).)";
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 }  // namespace
 
@@ -152,7 +144,7 @@ Action add_train_command(CLI::App& app) {
     t.width = width->count() > 0 ? o->width : o->size;
     t.height = height->count() > 0 ? o->height : o->size;
     t.dtype = parse_dtype(o->dtype);
-    t.trainable = split_list(o->trainable);
+    t.trainable = cli::split_list(o->trainable);
     t.scaled_linear = o->beta_schedule == "scaled_linear";
     if (t.threads < 0) throw Error("--threads must be 0 (every core) or more");
     if (std::optional<int> status = launch_workers(o->dist)) return *status;

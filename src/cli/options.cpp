@@ -1,5 +1,7 @@
 #include "cli/options.h"
 
+#include <sstream>
+
 #include "util/device.h"
 #include "util/dtype.h"
 #include "util/error.h"
@@ -79,6 +81,14 @@ void add_output_options(CLI::App& app, OutputFlags& flags, const std::string& gr
 LogMode log_mode_from(const OutputFlags& flags) {
   if (flags.quiet && flags.log_json) throw Error("--quiet and --log-json cannot be used together");
   return flags.quiet ? LogMode::quiet : flags.log_json ? LogMode::json : LogMode::normal;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
 }
 
 void add_sampling_options(CLI::App& app, AnimationParams& p, const std::string& group) {

@@ -9,6 +9,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "cli/reporter.h"
 #include "weights/model_paths.h"
@@ -55,6 +56,10 @@ void add_output_options(CLI::App& app, OutputFlags& flags, const std::string& gr
 
 // Throws ma::Error when both are given.
 LogMode log_mode_from(const OutputFlags& flags);
+
+// A comma-separated flag value ("--metrics l1,psnr", "--trainable a,b",
+// "--only x,y") as its items, empty ones dropped.
+std::vector<std::string> split_list(const std::string& text);
 
 // The sampling settings that every program running animations takes, bound to
 // the library's AnimationParams (defaults and meaning from there): --steps,
