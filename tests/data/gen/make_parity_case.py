@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from original_shims import install_shims  # noqa: E402
+from original_shims import install_shims, install_stable_baddbmm  # noqa: E402
 
 
 # -------------------------------------------------------------- inputs -----
@@ -75,17 +75,7 @@ def main():
     import torch
     torch.set_grad_enabled(False)
     torch.Tensor.cuda = lambda self, *a, **k: self  # pipeline_animation.py:652/654 (CPU-only here)
-    # Debian's PyTorch 1.13 CPU baddbmm with beta=0 does not ignore its input,
-    # and the attention code passes torch.empty() there (diffusers'
-    # attention_processor.py:450-464, the original's orig_attention.py:359,
-    # :660, :703): uninitialised memory turns into NaN now and then. bmm then
-    # scale is the same math.
-    baddbmm = torch.baddbmm
-    def stable_baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
-        if beta == 0 and out is None:
-            return torch.bmm(batch1, batch2) * alpha
-        return baddbmm(input, batch1, batch2, beta=beta, alpha=alpha, out=out)
-    torch.baddbmm = stable_baddbmm
+    install_stable_baddbmm(torch)  # beta=0 reads torch.empty() on 1.13: see original_shims.py
 
     from omegaconf import OmegaConf
     from diffusers import AutoencoderKL, DDIMScheduler

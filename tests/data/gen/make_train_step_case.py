@@ -37,7 +37,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from original_shims import install_shims  # noqa: E402
+from original_shims import install_shims, install_stable_baddbmm  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.normpath(os.path.join(HERE, ".."))
@@ -55,18 +55,7 @@ def main():
 
     import torch
     import torch.nn.functional as F
-    # Debian's PyTorch 1.13 CPU baddbmm with beta=0 does not ignore its input,
-    # and the attention code passes torch.empty() there (diffusers'
-    # attention_processor.py, the original's orig_attention.py): uninitialised
-    # memory turns into NaN now and then. bmm then scale is the same math (as
-    # make_parity_case.py does).
-    baddbmm = torch.baddbmm
-
-    def stable_baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
-        if beta == 0 and out is None:
-            return torch.bmm(batch1, batch2) * alpha
-        return baddbmm(input, batch1, batch2, beta=beta, alpha=alpha, out=out)
-    torch.baddbmm = stable_baddbmm
+    install_stable_baddbmm(torch)  # beta=0 reads torch.empty() on 1.13: see original_shims.py
     from einops import rearrange
     import safetensors.torch  # noqa: F401 (diffusers reads safetensors.torch.load_file)
     from safetensors import read as st_read, write as st_write

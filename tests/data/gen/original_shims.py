@@ -291,3 +291,18 @@ def install_shims(root, need_tqdm=False, need_transformers=False):
     with open(os.path.join(info, "METADATA"), "w") as f:
         f.write("Metadata-Version: 2.1\nName: safetensors\nVersion: 0.3.1\n")
     sys.path.insert(0, root)
+
+
+def install_stable_baddbmm(torch):
+    """Debian's PyTorch 1.13 CPU baddbmm with beta=0 does not ignore its input,
+    and the attention code passes torch.empty() there (diffusers'
+    attention_processor.py:450-464, the original's orig_attention.py:359,
+    :660, :703): uninitialised memory turns into NaN now and then. bmm then
+    scale is the same math."""
+    baddbmm = torch.baddbmm
+
+    def stable_baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+        if beta == 0 and out is None:
+            return torch.bmm(batch1, batch2) * alpha
+        return baddbmm(input, batch1, batch2, beta=beta, alpha=alpha, out=out)
+    torch.baddbmm = stable_baddbmm
