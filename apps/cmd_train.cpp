@@ -22,7 +22,7 @@ namespace {
 struct TrainCliOptions {
   train::TrainOptions t;
   int64_t size = 512, width = 0, height = 0;
-  std::string trainable, dtype = "fp32", beta_schedule = "linear";
+  std::string stage, trainable, dtype = "fp32", beta_schedule = "linear";
   bool quiet = false, log_json = false;
   DistOptions dist;
 };
@@ -35,6 +35,12 @@ const char* kFooter = R"(Stages (MagicAnimate, paper section 3.4):
      reference frame as a single image; tau1 < r <= tau2: another single frame; else a clip.
   Single images go through the 3D UNet as 1-frame clips. --ref-drop: share of samples trained
   without the reference (the unconditional half of classifier-free guidance).
+  vae  the KL-VAE alone, on single frames: mean |x - decode(z)| + --kl-weight x KL / pixels, z
+     sampled from the encoder's posterior (LDM's objective without its perceptual and GAN terms).
+     A VAE folder without weights starts fresh. Each save writes OUT/checkpoint-<n>/sd-vae-ft-mse
+     rescaled so that latents x 0.18215 (MagicAnimate's constant) have unit std, as SD's do.
+  A base UNet without weights starts fresh when it trains (--trainable unet,...): stage 1 with
+  --trainable unet,appearance_encoder,controlnet trains a model from scratch (scripts/train-demo.sh).
 Models: the `animate` layout. Missing MagicAnimate parts are initialised as the paper does: the
   appearance encoder and ControlNet from the base UNet (ControlNet's zero convolutions zero), the
   motion modules from --motion-module FILE (e.g. AnimateDiff mm_sd_v15.ckpt) or fresh with zero
@@ -65,7 +71,8 @@ Action add_train_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("train", "Train MagicAnimate (stage 1: appearance + pose, stage 2: motion)");
   sub->footer(kFooter);
   const char* g_data = "Data and models";
-  sub->add_option("--stage", t.sampler.stage, "Training stage: 1 or 2")->required()->group(g_data);
+  sub->add_option("--stage", o->stage, "Training stage: 1, 2 or vae (below)")
+      ->required()->check(CLI::IsMember({"1", "2", "vae"}))->group(g_data);
   sub->add_option("--models", t.models, "pretrained_models folder (as `animate --models`)")
       ->capture_default_str()->type_name("DIR")->group(g_data);
   sub->add_option("--data", t.data, "Dataset folder (see below)")->required()->type_name("DIR")->group(g_data);
@@ -112,9 +119,11 @@ Action add_train_command(CLI::App& app) {
       ->capture_default_str()->group(g_opt);
   sub->add_option("--grad-accum", t.grad_accum, "Micro-steps per optimiser step")->capture_default_str()->group(g_opt);
   sub->add_option("--trainable", o->trainable,
-                  "Parts to train, comma-separated: appearance_encoder,controlnet,unet,motion_modules "
+                  "Parts to train, comma-separated: appearance_encoder,controlnet,unet,motion_modules (vae: --stage vae) "
                   "(default: stage 1 appearance_encoder,controlnet; stage 2 motion_modules)")
       ->group(g_opt);
+  sub->add_option("--kl-weight", t.kl_weight, "--stage vae: weight of the KL term (per pixel; LDM's kl-f8 value)")
+      ->capture_default_str()->group(g_opt);
   sub->add_option("--seed", t.seed, "Seed of the data order, noise and timesteps")->capture_default_str()->group(g_opt);
 
   const char* g_ckpt = "Checkpoints";
@@ -141,6 +150,8 @@ Action add_train_command(CLI::App& app) {
     if (o->quiet && o->log_json) throw Error("--quiet and --log-json cannot be used together");
     if (size->count() > 0 && (width->count() > 0 || height->count() > 0))
       throw Error("--size cannot be combined with --width/--height (use one or the other)");
+    t.vae = o->stage == "vae";
+    t.sampler.stage = o->stage == "2" ? 2 : 1;  // the VAE stage draws single frames as stage 1 does
     t.width = width->count() > 0 ? o->width : o->size;
     t.height = height->count() > 0 ? o->height : o->size;
     t.dtype = parse_dtype(o->dtype);

@@ -19,5 +19,6 @@ Action add_densepose_command(CLI::App& app);
 Action add_eval_command(CLI::App& app);
 Action add_synth_command(CLI::App& app);
 Action add_train_command(CLI::App& app);
+Action add_convert_command(CLI::App& app);
 
 }  // namespace ma::app

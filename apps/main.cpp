@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
                               {"densepose", ma::app::add_densepose_command},
                               {"eval", ma::app::add_eval_command},
                               {"synth", ma::app::add_synth_command},
-                              {"train", ma::app::add_train_command}};
+                              {"train", ma::app::add_train_command},
+                              {"convert", ma::app::add_convert_command}};
   std::vector<std::pair<CLI::App*, ma::app::Action>> actions;
   for (const Command& c : commands) {
     ma::app::Action act = c.add(app);

@@ -98,8 +98,9 @@ at::Tensor UNetModel::forward(const at::Tensor& sample, const at::Tensor& timest
   ctx.attn.text = text;
 
   // ControlNet residuals are per frame; every batch half receives the same.
+  // (Residuals with a row per sample, a training batch of images, add as they are.)
   auto add_residual = [&](const at::Tensor& h, const at::Tensor& r) {
-    return batch == 1 ? h + r : h + r.repeat({batch, 1, 1, 1});
+    return batch == 1 || r.size(0) == h.size(0) ? h + r : h + r.repeat({batch, 1, 1, 1});
   };
 
   at::Tensor h = conv_in->forward(sample);

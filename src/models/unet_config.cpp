@@ -25,8 +25,12 @@ UNetConfig UNetConfig::from_json(const Json& j, const std::string& what) {
   c.block_out_channels = cfg_ints(j, "block_out_channels", {320, 640, 1280, 1280});
   c.down_block_types = cfg_strings(j, "down_block_types", {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
                                                            "CrossAttnDownBlock2D", "DownBlock2D"});
-  c.up_block_types = cfg_strings(j, "up_block_types", {"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D",
-                                                       "CrossAttnUpBlock2D"});
+  // No up_block_types (a ControlNet's config): the down blocks mirrored, so
+  // the lengths agree for any depth (only a UNet's up blocks are ever built).
+  std::vector<std::string> mirrored;
+  for (auto it = c.down_block_types.rbegin(); it != c.down_block_types.rend(); ++it)
+    mirrored.push_back(it->rfind("CrossAttn", 0) == 0 ? "CrossAttnUpBlock2D" : "UpBlock2D");
+  c.up_block_types = cfg_strings(j, "up_block_types", mirrored);
   c.layers_per_block = cfg_int(j, "layers_per_block", 2);
   c.norm_num_groups = cfg_int(j, "norm_num_groups", 32);
   c.norm_eps = cfg_double(j, "norm_eps", 1e-5);

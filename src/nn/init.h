@@ -15,6 +15,13 @@ namespace ma::nn {
 // (Stretches of one pool of at most 16 M normal draws, for speed.)
 TensorMap random_state(const Module& m, const DeviceDtype& opt, uint64_t seed);
 
+// Weights to train from scratch: what PyTorch's layer constructors draw
+// (nn.Conv2d / nn.Linear reset_parameters: weight and bias U(-1/sqrt(fan_in),
+// 1/sqrt(fan_in)), fan_in = input channels x kernel area), norm scales 1 and
+// norm shifts 0, deterministic per seed. Buffers as in random_state. (The
+// N(0, 0.02^2) of random_state is too small for a deep network to train from.)
+TensorMap fresh_state(const Module& m, const DeviceDtype& opt, uint64_t seed);
+
 // Puts random_state(m, opt, seed) straight into m's slots (no load checks).
 void randomize(Module& m, const DeviceDtype& opt, uint64_t seed);
 

@@ -98,24 +98,31 @@ std::string save_checkpoint(const std::string& out_dir, int64_t step, const Chec
     }
     const fs::path vae = fs::path(c.source.vae_config).parent_path();
     // sd-vae-ft-mse unless the source decodes with SD's own vae/ (the resolver's fallback).
-    if (!fs::exists(sd / "vae") || canonical_or_throw(vae) != canonical_or_throw(sd / "vae"))
+    if (c.vae) write_part(*c.vae, tmp / "sd-vae-ft-mse");
+    else if (!fs::exists(sd / "vae") || canonical_or_throw(vae) != canonical_or_throw(sd / "vae"))
       link(vae, tmp / "sd-vae-ft-mse");
     const fs::path ma = tmp / "MagicAnimate";
     if (c.appearance_encoder) write_part(*c.appearance_encoder, ma / "appearance_encoder");
-    else link(fs::path(c.source.appearance_encoder_config).parent_path(), ma / "appearance_encoder");
+    else if (!c.source.appearance_encoder_config.empty())
+      link(fs::path(c.source.appearance_encoder_config).parent_path(), ma / "appearance_encoder");
     if (c.controlnet) write_part(*c.controlnet, ma / "densepose_controlnet");
-    else link(fs::path(c.source.controlnet_config).parent_path(), ma / "densepose_controlnet");
+    else if (!c.source.controlnet_config.empty())
+      link(fs::path(c.source.controlnet_config).parent_path(), ma / "densepose_controlnet");
     const fs::path motion = ma / "temporal_attention" / "temporal_attention.ckpt";
     if (c.motion_modules) {
       fs::create_directories(motion.parent_path());
       save_torch_state_dict(motion.string(), *c.motion_modules);
       written(motion);
-    } else {
+    } else if (!c.source.motion_module.empty()) {  // (the VAE stage of a folder without any: none)
       link_file(c.source.motion_module, motion);
     }
     fs::create_directories(tmp / "trainer_state");
     save_safetensors((tmp / "trainer_state" / "optimizer.safetensors").string(), c.optimizer);
     written(tmp / "trainer_state" / "optimizer.safetensors");
+    if (!c.trained_weights.empty()) {
+      save_safetensors((tmp / "trainer_state" / "weights.safetensors").string(), c.trained_weights);
+      written(tmp / "trainer_state" / "weights.safetensors");
+    }
     write_text(tmp / "trainer_state" / "state.json", c.state.dump(2) + "\n");
     written(tmp / "trainer_state" / "state.json");
     fsync_tree(tmp);
@@ -161,6 +168,10 @@ nlohmann::json read_trainer_state(const std::string& checkpoint_dir) {
   } catch (const std::exception& e) {
     throw Error(p.string() + ": " + e.what());
   }
+}
+
+TensorMap read_trained_weights(const std::string& checkpoint_dir) {
+  return load_safetensors((fs::path(checkpoint_dir) / "trainer_state" / "weights.safetensors").string());
 }
 
 TensorMap read_optimizer_state(const std::string& checkpoint_dir) {

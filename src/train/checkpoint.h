@@ -33,6 +33,9 @@ struct TrainedPart {
 struct CheckpointContent {
   ModelPaths source;  // where untouched parts come from
   std::optional<TrainedPart> appearance_encoder, controlnet, unet;
+  std::optional<TrainedPart> vae;   // written as sd-vae-ft-mse/ (the VAE stage)
+  TensorMap trained_weights;        // trainer_state/weights.safetensors when not empty (the VAE stage's
+                                    // uncalibrated weights, what --resume continues from)
   std::optional<TensorMap> motion_modules;
   TensorMap optimizer;
   nlohmann::json state;  // trainer_state/state.json
@@ -53,5 +56,6 @@ std::string resolve_resume(const std::string& out_dir, const std::string& resume
 
 nlohmann::json read_trainer_state(const std::string& checkpoint_dir);
 TensorMap read_optimizer_state(const std::string& checkpoint_dir);
+TensorMap read_trained_weights(const std::string& checkpoint_dir);
 
 }  // namespace ma::train

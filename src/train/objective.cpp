@@ -7,7 +7,7 @@
 namespace ma::train {
 
 at::Tensor diffusion_loss(const ObjectiveModels& m, const NoiseSchedule& schedule, const ObjectiveInputs& in) {
-  const int64_t frames = in.z0.size(0);
+  const int64_t frames = in.frames > 0 ? in.frames : in.z0.size(0);
   at::Tensor zt;
   {
     at::NoGradGuard frozen;  // the forward process: z_t = sqrt(a_t) z0 + sqrt(1 - a_t) eps

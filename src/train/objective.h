@@ -27,6 +27,9 @@ struct ObjectiveInputs {
   at::Tensor t;            // int64 [1]: one timestep for the clip
   at::Tensor text;         // [1, M, D] prompt embedding
   bool ref_dropped = false;  // train the unconditional path (no reference bank)
+  // Frames per clip: 0 = z0 is one clip of all its rows; 1 = a batch of
+  // independent images (stage 1), each with its own row of ref_latents and t.
+  int64_t frames = 0;
 };
 
 // The mean squared error (float32) with its graph, ready for backward().

@@ -23,6 +23,8 @@
 #include "train/init.h"
 #include "train/loss_plot.h"
 #include "train/objective.h"
+#include "train/vae_objective.h"
+#include "nn/init.h"
 #include "util/dtype.h"
 #include "util/error.h"
 #include "util/threads.h"
@@ -51,9 +53,14 @@ at::Generator sample_generator(uint64_t seed, int64_t step, int64_t slot) {
   return at::detail::createCPUGenerator(stream());
 }
 
-bool has_part_files(const fs::path& dir) {
+// A part folder with its config and a weight file (what the resolver finds).
+bool has_part_weights(const fs::path& dir) {
   std::error_code ec;
-  return fs::is_regular_file(dir / "config.json", ec);
+  if (!fs::is_regular_file(dir / "config.json", ec)) return false;
+  for (const char* name : {"diffusion_pytorch_model.safetensors", "model.safetensors", "diffusion_pytorch_model.bin",
+                           "pytorch_model.bin", "diffusion_pytorch_model.fp16.safetensors"})
+    if (fs::is_regular_file(dir / name, ec)) return true;
+  return false;
 }
 
 std::string join(const std::vector<std::string>& v, const char* sep) {
@@ -64,7 +71,9 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 
 }  // namespace
 
-const std::vector<std::string> kPartNames = {"appearance_encoder", "controlnet", "unet", "motion_modules"};
+const std::vector<std::string> kPartNames = {"appearance_encoder", "controlnet", "unet", "motion_modules", "vae"};
+
+nlohmann::json stage_id(const TrainOptions& o) { return o.vae ? nlohmann::json("vae") : nlohmann::json(o.sampler.stage); }
 
 std::vector<std::string> default_trainable(int stage) {
   if (stage == 1) return {"appearance_encoder", "controlnet"};
@@ -88,9 +97,14 @@ void validate(const TrainOptions& o) {
   for (const auto& part : o.trainable) {
     if (std::find(kPartNames.begin(), kPartNames.end(), part) == kPartNames.end())
       throw Error("--trainable: unknown part '" + part + "' (parts: " + join(kPartNames, ", ") + ")");
-    if (part == "motion_modules" && o.sampler.stage == 1)
+    if (part == "motion_modules" && o.sampler.stage == 1 && !o.vae)
       throw Error("--trainable motion_modules: stage 1 has no temporal layers (use --stage 2)");
+    if ((part == "vae") != o.vae)
+      throw Error(o.vae ? "--stage vae trains the VAE alone (--trainable " + part + " is for stages 1 and 2)"
+                        : "--trainable vae: the VAE trains alone, with --stage vae");
   }
+  if (o.vae && o.validate_every > 0) throw Error("--validate-every animates a clip: not with --stage vae");
+  if (o.vae && !(o.kl_weight >= 0)) throw Error("--kl-weight must be >= 0");
 }
 
 struct Trainer::Impl {
@@ -115,6 +129,8 @@ struct Trainer::Impl {
   std::vector<std::string> journal;                 // train.jsonl lines, rewritten on resume
   bool journal_synced = false;                      // train.jsonl rewritten by this process yet
   std::vector<std::string> weights_digest;          // every rank's, checked at the last save
+  double latent_std = 0;                            // the VAE stage: at the last save
+  bool app_from_unet = false, ctl_from_unet = false;  // those parts have no files of their own
 
   void info(const std::string& s) const {
     if (cb.info && dp.leader()) cb.info(s);
@@ -137,6 +153,10 @@ struct Trainer::Impl {
     return data::draw_sample(o.sampler, lengths, stream);
   }
   double train_sample(const data::SamplePlan& s, at::Generator& gen, double weight);
+  double train_images(const std::vector<data::SamplePlan>& s, std::vector<at::Generator>& gens, double weight);
+  double train_vae(const std::vector<data::SamplePlan>& s, std::vector<at::Generator>& gens, double weight);
+  double train_micro_batch(const std::vector<int64_t>& slots, double weight);
+  at::Tensor calibration_images() const;
 
   void validate(const std::string& checkpoint) const;
   void append_journal(const StepReport& r);
@@ -151,12 +171,13 @@ struct Trainer::Impl {
 void Trainer::Impl::resolve_models() {
   const fs::path root(models_dir);
   ModelPathOverrides ov = o.resume.empty() ? o.parts : ModelPathOverrides{};
+  ov.weights_optional = true;  // parts without weights start fresh if they train (load_models)
   const fs::path sd = ov.sd.empty() ? root / "stable-diffusion-v1-5" : fs::path(ov.sd);
   const fs::path app = ov.appearance_encoder.empty() ? root / "MagicAnimate" / "appearance_encoder" : fs::path(ov.appearance_encoder);
   const fs::path ctl = ov.controlnet.empty() ? root / "MagicAnimate" / "densepose_controlnet" : fs::path(ov.controlnet);
   const fs::path mm = ov.motion_module.empty() ? root / "MagicAnimate" / "temporal_attention" / "temporal_attention.ckpt"
                                                : fs::path(ov.motion_module);
-  const bool app_from_unet = !has_part_files(app), ctl_from_unet = !has_part_files(ctl);
+  app_from_unet = !has_part_weights(app), ctl_from_unet = !has_part_weights(ctl);
   std::error_code ec;
   const bool have_mm = fs::is_regular_file(mm, ec);
   // The resolver insists on every part; point the missing ones somewhere that
@@ -171,17 +192,37 @@ void Trainer::Impl::resolve_models() {
   unet_config = read_json_file(paths.unet_config);
   appearance_config = app_from_unet ? unet_config : read_json_file(paths.appearance_encoder_config);
   controlnet_config = ctl_from_unet ? controlnet_config_from_unet(unet_config) : read_json_file(paths.controlnet_config);
+  if (fresh_mm) paths.motion_module.clear();
+  if (o.vae) return;  // the VAE stage loads nothing else
   if (app_from_unet) info("appearance encoder: initialised from the base UNet (no " + app.string() + ")"), written.insert("appearance_encoder");
   if (ctl_from_unet) info("ControlNet: initialised from the base UNet (no " + ctl.string() + ")"), written.insert("controlnet");
   if (fresh_mm) {
     info("motion modules: fresh, output projections zero (no " + mm.string() + ")");
     written.insert("motion_modules");
-    paths.motion_module.clear();
   }
 }
 
 void Trainer::Impl::load_models() {
   weights = DeviceDtype{o.dtype, at::kCPU};
+  if (o.vae) {  // --stage vae: the VAE alone, from its weights or (none there) from scratch
+    vae = std::make_unique<AutoencoderKL>(paths.vae_config);
+    if (paths.vae_weights.empty()) {
+      vae->load(nn::fresh_state(*vae, weights, o.seed), weights, "fresh VAE");
+      info("VAE: fresh weights (no weight file in " + fs::path(paths.vae_config).parent_path().string() + "), " +
+           std::to_string(vae->num_parameters()) + " parameters");
+      written.insert("vae");
+    } else {
+      vae->load(paths.vae_weights, weights);
+    }
+    return;
+  }
+  // Weights every stage needs; a part that trains may start fresh instead.
+  std::string missing;
+  if (paths.text_encoder_weights.empty()) missing += " text encoder (" + fs::path(paths.text_encoder_config).parent_path().string() + ")";
+  if (paths.vae_weights.empty()) missing += " VAE (" + fs::path(paths.vae_config).parent_path().string() + "; train one with --stage vae)";
+  if (paths.unet_weights.empty() && !trains("unet"))
+    missing += " unet (" + fs::path(paths.unet_config).parent_path().string() + "; or train it from scratch with --trainable unet,...)";
+  if (!missing.empty()) throw Error("no weight file for:" + missing);
   {
     // The prompt ("" as the release) is encoded once; the text encoder is not kept.
     at::NoGradGuard frozen;
@@ -191,7 +232,18 @@ void Trainer::Impl::load_models() {
   }
   vae = load_vae(paths, weights);
   const UNetConfig base = UNetConfig::from_json(unet_config, paths.unet_config);
-  const TensorMap unet_weights = load_weights(paths.unet_weights, weights);
+  TensorMap unet_weights;
+  if (paths.unet_weights.empty()) {
+    // A base UNet trained from scratch (--trainable unet): PyTorch's default
+    // initialisation; the appearance encoder and ControlNet copy it as usual.
+    UNetModel fresh(base, UNetKind::kImage);
+    unet_weights = nn::fresh_state(fresh, weights, o.seed);
+    info("unet: fresh weights (no weight file in " + fs::path(paths.unet_config).parent_path().string() + "), " +
+         std::to_string(fresh.num_parameters()) + " parameters");
+    written.insert("unet");
+  } else {
+    unet_weights = load_weights(paths.unet_weights, weights);
+  }
 
   appearance = std::make_unique<UNetModel>(UNetConfig::from_json(appearance_config, "appearance encoder"),
                                            UNetKind::kAppearanceEncoder);
@@ -212,13 +264,13 @@ void Trainer::Impl::load_models() {
 
   if (o.sampler.stage == 1) {
     unet = std::make_unique<UNetModel>(base, UNetKind::kImage);
-    load_module(*unet, unet_weights, weights, paths.unet_weights);
+    load_module(*unet, unet_weights, weights, paths.unet_weights.empty() ? "fresh unet" : paths.unet_weights);
   } else if (paths.motion_module.empty()) {
     unet = std::make_unique<UNetModel>(base, UNetKind::kVideo);
     nn::LoadOptions lo;
     lo.tensor = weights;
     lo.allow_missing = true;  // the motion modules, initialised next
-    nn::require_ok(nn::load_state_dict(*unet, unet_weights, lo), paths.unet_weights);
+    nn::require_ok(nn::load_state_dict(*unet, unet_weights, lo), paths.unet_weights.empty() ? "fresh unet" : paths.unet_weights);
     init_motion_modules(*unet, weights, o.seed);
   } else {
     unet = load_unet3d(paths, weights);
@@ -232,7 +284,6 @@ void Trainer::Impl::load_models() {
 // Only the chosen parts get requires_grad (fresh copies, so no weight file's
 // mapping is ever written to); the optimiser holds exactly those.
 void Trainer::Impl::select_trainable() {
-  for (const auto& part : o.trainable.empty() ? default_trainable(o.sampler.stage) : o.trainable) trainable.insert(part);
   std::vector<NamedParameter> params;
   auto take = [&](const std::string& part, nn::Module& m, bool motion_only, bool skip_motion) {
     for (const nn::ParamInfo& p : m.parameters()) {
@@ -246,6 +297,7 @@ void Trainer::Impl::select_trainable() {
   if (trains("controlnet")) take("controlnet", *controlnet, false, false);
   if (trains("unet")) take("unet", *unet, false, true);
   if (trains("motion_modules")) take("motion_modules", *unet, true, false);
+  if (trains("vae")) take("vae", *vae, false, false);
   optimizer = std::make_unique<Optimizer>(std::move(params), o.optim);
 }
 
@@ -274,6 +326,97 @@ double Trainer::Impl::train_sample(const data::SamplePlan& s, at::Generator& gen
   return loss.item<double>();
 }
 
+// Stage 1's single frames, several at once: each sample's draws come from its
+// own generator in the order train_sample takes them (the posterior sample,
+// the noise, t), so a batch trains exactly the samples one at a time would;
+// only the forward passes are shared. Samples with and without the reference
+// go in separate batches (the no-reference ones have no bank at all).
+double Trainer::Impl::train_images(const std::vector<data::SamplePlan>& s, std::vector<at::Generator>& gens, double weight) {
+  const auto opt = at::TensorOptions().dtype(o.dtype);
+  std::vector<at::Tensor> targets, references, poses;
+  for (const auto& plan : s) {
+    const auto target = dataset.load(plan.clip, plan.frames, o.width, o.height, plan.crop);
+    targets.push_back(target.images);
+    poses.push_back(target.poses);
+    references.push_back(dataset.load(plan.clip, {plan.ref}, o.width, o.height, plan.crop).images);
+  }
+  ObjectiveInputs in;
+  {
+    at::NoGradGuard frozen;
+    const VaePosterior q = vae->encode(to_vae_input(at::cat(targets), opt));
+    const at::Tensor ref = vae->encode(to_vae_input(at::cat(references), opt)).mean;
+    std::vector<at::Tensor> z0, noise, t;
+    for (size_t i = 0; i < s.size(); ++i) {
+      const auto row = static_cast<int64_t>(i);
+      const VaePosterior qi{q.mean.slice(0, row, row + 1), q.logvar.slice(0, row, row + 1)};
+      z0.push_back(qi.sample(gens[i]) * kMagicAnimateLatentScale);
+      noise.push_back(at::randn(z0.back().sizes(), gens[i], at::TensorOptions().dtype(at::kFloat)).to(opt));
+      t.push_back(at::randint(0, schedule.train_timesteps(), {1}, gens[i], at::TensorOptions().dtype(at::kLong)));
+    }
+    in.z0 = at::cat(z0);
+    in.ref_latents = ref * kMagicAnimateLatentScale;
+    in.pose = to_condition(at::cat(poses), opt);
+    in.noise = at::cat(noise);
+    in.t = at::cat(t);
+  }
+  in.text = text;
+  in.frames = 1;  // B independent images, not one B-frame clip
+  in.ref_dropped = s.front().ref_dropped;
+  const ObjectiveModels models{appearance.get(), controlnet.get(), unet.get(), trains("appearance_encoder"),
+                               trains("controlnet")};
+  const double n = static_cast<double>(s.size());
+  at::Tensor loss = diffusion_loss(models, schedule, in);  // the mean over the batch: each sample's mean, averaged
+  (loss * (weight * n)).backward();
+  return loss.item<double>() * n;
+}
+
+// --stage vae: a batch of frames through encoder and decoder (vae_objective.h).
+double Trainer::Impl::train_vae(const std::vector<data::SamplePlan>& s, std::vector<at::Generator>& gens, double weight) {
+  const auto opt = at::TensorOptions().dtype(o.dtype);
+  std::vector<at::Tensor> images, noise;
+  for (size_t i = 0; i < s.size(); ++i) {
+    images.push_back(dataset.load(s[i].clip, {s[i].frames.front()}, o.width, o.height, s[i].crop).images);
+    noise.push_back(at::randn({1, vae->config().latent_channels, o.height / kLatentFactor, o.width / kLatentFactor},
+                              gens[i], at::TensorOptions().dtype(at::kFloat)));
+  }
+  const VaeLoss loss = vae_loss(*vae, to_vae_input(at::cat(images), opt), at::cat(noise).to(opt), o.kl_weight);
+  const double n = static_cast<double>(s.size());
+  (loss.total * (weight * n)).backward();
+  return loss.total.item<double>() * n;
+}
+
+// One micro-step's samples (global slots): stage 1 and the VAE stage in
+// batches, stage 2 clip by clip. Returns the sum of the samples' losses.
+double Trainer::Impl::train_micro_batch(const std::vector<int64_t>& slots, double weight) {
+  std::vector<data::SamplePlan> plans;
+  std::vector<at::Generator> gens;
+  for (int64_t slot : slots) plans.push_back(plan(slot)), gens.push_back(sample_generator(o.seed, draws(), slot));
+  if (o.vae) return train_vae(plans, gens, weight);
+  if (o.sampler.stage == 2) {
+    double sum = 0;
+    for (size_t i = 0; i < plans.size(); ++i) sum += train_sample(plans[i], gens[i], weight);
+    return sum;
+  }
+  double sum = 0;
+  for (bool dropped : {false, true}) {
+    std::vector<data::SamplePlan> group;
+    std::vector<at::Generator> group_gens;
+    for (size_t i = 0; i < plans.size(); ++i)
+      if (plans[i].ref_dropped == dropped) group.push_back(plans[i]), group_gens.push_back(gens[i]);
+    if (!group.empty()) sum += train_images(group, group_gens, weight);
+  }
+  return sum;
+}
+
+// The frames the VAE's latent scale is measured on: the first frame of each
+// of the first 32 clips, uncropped (the same set at every save).
+at::Tensor Trainer::Impl::calibration_images() const {
+  std::vector<at::Tensor> frames;
+  for (size_t c = 0; c < std::min<size_t>(dataset.size(), 32); ++c)
+    frames.push_back(dataset.load(c, {0}, o.width, o.height, data::Crop{}).images);
+  return to_vae_input(at::cat(frames), at::TensorOptions().dtype(o.dtype));
+}
+
 nlohmann::json Trainer::Impl::state_json() const {
   nlohmann::json clips = nlohmann::json::array();
   for (const auto& c : dataset.clips()) clips.push_back({{"name", c.name}, {"frames", c.length}});
@@ -284,7 +427,7 @@ nlohmann::json Trainer::Impl::state_json() const {
       {"world", dp.world()},
       {"samples_per_step", dp.samples_per_step(o.batch, o.grad_accum)},
       {"weights_digest", weights_digest},
-      {"stage", o.sampler.stage},
+      {"stage", stage_id(o)},
       {"trainable", std::vector<std::string>(trainable.begin(), trainable.end())},
       {"written", std::vector<std::string>(written.begin(), written.end())},
       {"options",
@@ -292,13 +435,15 @@ nlohmann::json Trainer::Impl::state_json() const {
         {"grad_accum", o.grad_accum}, {"lr", o.optim.lr}, {"warmup", o.optim.warmup},
         {"weight_decay", o.optim.weight_decay}, {"clip_grad", o.optim.clip_grad}, {"tau0", o.sampler.tau0},
         {"tau1", o.sampler.tau1}, {"tau2", o.sampler.tau2}, {"ref_drop", o.sampler.ref_drop},
-        {"scaled_linear", o.scaled_linear}, {"prompt", o.prompt}}},
+        {"scaled_linear", o.scaled_linear}, {"prompt", o.prompt}, {"kl_weight", o.kl_weight}}},
       // Every random draw of sample `slot` of step `step` comes from streams
       // seeded by (seed, step, slot): the data order and the RNG state are the
       // step counter, nothing else needs saving.
       {"rng", "counter-based: mt19937_64(seed_seq(seed, step, slot)) for the data, a CPU torch generator seeded from "
               "the same triple for the VAE sample, noise and t; slot is the global one, 0..samples_per_step-1"},
       {"dataset", clips},
+      // The VAE stage: the std of the latents (before calibration) the saved VAE was rescaled by.
+      {"latent_std", latent_std},
   };
 }
 
@@ -347,6 +492,18 @@ CheckpointContent Trainer::Impl::checkpoint_content() const {
   auto wanted = [&](const std::string& part) { return trains(part) || written.count(part) > 0; };
   if (wanted("appearance_encoder")) c.appearance_encoder = TrainedPart{appearance_config, state_of(*appearance, false)};
   if (wanted("controlnet")) c.controlnet = TrainedPart{controlnet_config, state_of(*controlnet, false)};
+  if (o.vae) {
+    // The VAE stage writes the calibrated VAE (latents x 0.18215 of unit std,
+    // vae_objective.h) and keeps the weights as trained for --resume.
+    c.vae = TrainedPart{read_json_file(paths.vae_config), calibrated_vae_weights(*vae, latent_std, kMagicAnimateLatentScale)};
+    // Parts the folder does not have stay absent (not links to the UNet stand-in).
+    if (app_from_unet) c.source.appearance_encoder_config.clear();
+    if (ctl_from_unet) c.source.controlnet_config.clear();
+    c.trained_weights = state_of(*vae, false);
+    c.optimizer = optimizer->state();
+    c.state = state_json();
+    return c;
+  }
   if (wanted("unet")) c.unet = TrainedPart{unet_config, state_of(*unet, false)};
   if (wanted("motion_modules")) {
     if (unet->kind() == UNetKind::kVideo) {
@@ -368,9 +525,9 @@ CheckpointContent Trainer::Impl::checkpoint_content() const {
 
 void Trainer::Impl::restore(const std::string& checkpoint) {
   const nlohmann::json st = read_trainer_state(checkpoint);
-  if (st.at("stage").get<int>() != o.sampler.stage)
-    throw Error("cannot resume " + checkpoint + ": it is a stage " + std::to_string(st.at("stage").get<int>()) +
-                " checkpoint, this run is stage " + std::to_string(o.sampler.stage));
+  if (st.at("stage") != stage_id(o))
+    throw Error("cannot resume " + checkpoint + ": it is a stage " + st.at("stage").dump() +
+                " checkpoint, this run is stage " + stage_id(o).dump());
   nlohmann::json clips = nlohmann::json::array();
   for (const auto& c : dataset.clips()) clips.push_back({{"name", c.name}, {"frames", c.length}});
   if (st.at("dataset") != clips)
@@ -379,6 +536,20 @@ void Trainer::Impl::restore(const std::string& checkpoint) {
   step = st.at("step").get<int64_t>();
   for (const auto& w : st.value("written", std::vector<std::string>{})) written.insert(w);
   optimizer->load_state(read_optimizer_state(checkpoint));
+  if (o.vae) {
+    // The checkpoint's VAE is the calibrated copy; training continues from
+    // the weights as they were (trainer_state/weights.safetensors).
+    const TensorMap raw = read_trained_weights(checkpoint);
+    at::NoGradGuard no_grad;
+    for (const NamedParameter& p : optimizer->parameters()) {
+      const std::string key = p.name.substr(std::string("vae.").size());
+      const auto it = raw.find(key);
+      if (it == raw.end() || it->second.sizes() != p.tensor.sizes())
+        throw Error(checkpoint + "/trainer_state/weights.safetensors: " +
+                    (it == raw.end() ? "missing " : "mis-shaped ") + key);
+      p.tensor.detach().copy_(it->second);
+    }
+  }
   // The journal up to the checkpoint's step (a run killed later left more lines).
   std::ifstream in(fs::path(o.out) / "train.jsonl");
   for (std::string line; std::getline(in, line);) {
@@ -444,6 +615,9 @@ Trainer::Trainer(const TrainOptions& options, const TrainCallbacks& callbacks,
   sc.scaled_linear = m.o.scaled_linear;
   m.schedule = NoiseSchedule(sc);
   m.models_dir = checkpoint.empty() ? m.o.models : checkpoint;
+  const std::vector<std::string> parts =
+      !m.o.trainable.empty() ? m.o.trainable : m.o.vae ? std::vector<std::string>{"vae"} : default_trainable(m.o.sampler.stage);
+  m.trainable.insert(parts.begin(), parts.end());
   m.resolve_models();
   m.load_models();
   m.select_trainable();
@@ -475,17 +649,17 @@ StepReport Trainer::train_step() {
   const std::vector<int64_t> mine = m.dp.slots(m.o.batch, m.o.grad_accum);
   const double n = static_cast<double>(m.dp.samples_per_step(m.o.batch, m.o.grad_accum));
   double loss = 0;
-  for (int64_t slot : mine) {
-    const data::SamplePlan plan = m.plan(slot);
-    at::Generator gen = sample_generator(m.o.seed, m.draws(), slot);
-    loss += m.train_sample(plan, gen, 1.0 / n) / n;
+  for (size_t first = 0; first < mine.size(); first += static_cast<size_t>(m.o.batch)) {
+    const std::vector<int64_t> micro(mine.begin() + static_cast<std::ptrdiff_t>(first),
+                                     mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), first + m.o.batch)));
+    loss += m.train_micro_batch(micro, 1.0 / n) / n;
   }
   m.dp.reduce_gradients(m.optimizer->parameters());
   // Every sample's kind, in global slot order (drawing a plan is cheap).
   std::vector<std::string> kinds;
   for (int64_t slot = 0; slot < m.dp.samples_per_step(m.o.batch, m.o.grad_accum); ++slot) {
     const data::SamplePlan plan = m.plan(slot);
-    kinds.push_back(plan.ref_dropped ? "ref-dropped" : data::sample_kind_name(plan.kind));
+    kinds.push_back(m.o.vae ? "image" : plan.ref_dropped ? "ref-dropped" : data::sample_kind_name(plan.kind));
   }
   StepReport r;
   r.lr = m.optimizer->lr_at(m.step);
@@ -526,6 +700,7 @@ std::string Trainer::save() {
   Impl& m = *impl_;
   if (m.dp.world() > 1) m.weights_digest = m.dp.check_in_sync(m.optimizer->parameters(), m.step);
   std::string dir = (fs::path(m.o.out) / checkpoint_name(m.step)).string();
+  if (m.o.vae) m.latent_std = latent_std(*m.vae, m.calibration_images());
   if (m.dp.leader()) {
     dir = save_checkpoint(m.o.out, m.step, m.checkpoint_content(), m.o.keep, m.cb.on_checkpoint_file);
     const std::string svg = loss_svg(m.history);

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "data/joint_sampler.h"
 #include "weights/model_paths.h"
 #include "train/optimizer.h"
@@ -24,7 +26,10 @@ class Communicator;
 namespace ma::train {
 
 struct TrainOptions {
-  int stage = 1;
+  // --stage vae: the KL-VAE alone, on single frames (train/vae_objective.h);
+  // sampler.stage then only says how frames are drawn (1: single frames).
+  bool vae = false;
+  double kl_weight = 1e-6;          // the VAE stage's KL weight (LDM's kl-f8 value)
   std::string models = "pretrained_models", data, out;
   ModelPathOverrides parts;         // per-part overrides, as `animate` takes (--motion-module: e.g.
                                     // AnimateDiff's mm_sd_v15*.ckpt when the models lack temporal_attention)
@@ -53,8 +58,10 @@ struct TrainOptions {
 };
 
 // Part names for --trainable, and each stage's default set.
-extern const std::vector<std::string> kPartNames;  // appearance_encoder, controlnet, unet, motion_modules
+extern const std::vector<std::string> kPartNames;  // appearance_encoder, controlnet, unet, motion_modules, vae
 std::vector<std::string> default_trainable(int stage);
+// "vae" for the VAE stage, else 1 or 2 (trainer_state/state.json's "stage").
+nlohmann::json stage_id(const TrainOptions& o);
 
 // Checks option values and combinations (ma::Error naming the option).
 void validate(const TrainOptions& o);

@@ -37,9 +37,12 @@ class Resolver {
 
   std::string config(const std::string& part, const fs::path& dir) { return file(part + " config", dir / "config.json"); }
 
+  explicit Resolver(bool weights_optional) : weights_optional_(weights_optional) {}
+
   std::string weights(const std::string& part, const fs::path& dir) {
     for (const char* name : kWeightNames)
       if (is_file(dir / name)) return (dir / name).string();
+    if (weights_optional_) return {};
     std::string tried;
     for (const char* name : kWeightNames) tried += std::string(tried.empty() ? "" : "|") + name;
     missing_.push_back(part + " weights: " + (dir / ("{" + tried + "}")).string());
@@ -54,6 +57,7 @@ class Resolver {
   }
 
  private:
+  bool weights_optional_;
   std::vector<std::string> missing_;
 };
 
@@ -74,7 +78,7 @@ ModelPaths resolve_model_paths(const std::string& models_dir, const ModelPathOve
   const fs::path motion =
       pick(overrides.motion_module, root / "MagicAnimate" / "temporal_attention" / "temporal_attention.ckpt");
 
-  Resolver r;
+  Resolver r(overrides.weights_optional);
   ModelPaths p;
   p.tokenizer_dir = (sd / "tokenizer").string();
   r.file("tokenizer vocabulary", sd / "tokenizer" / "vocab.json");

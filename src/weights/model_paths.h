@@ -25,6 +25,10 @@ struct ModelPathOverrides {
   std::string appearance_encoder;  // folder
   std::string controlnet;          // folder
   std::string motion_module;       // file
+  // The trainer's fresh parts: a folder with config.json but no weight file
+  // resolves to an empty weights path instead of an error (the caller
+  // initialises those weights or refuses by name).
+  bool weights_optional = false;
 };
 
 // In each folder: config.json plus the first of diffusion_pytorch_model.safetensors,
