@@ -68,6 +68,24 @@ int64_t step_of(const std::string& name) {
 
 std::string checkpoint_name(int64_t step) { return kPrefix + std::to_string(step); }
 
+CheckpointSources resolve_checkpoint_sources(const ModelPaths& p) {
+  auto canon = [](const std::string& path) { return path.empty() ? path : canonical_or_throw(path).string(); };
+  CheckpointSources s;
+  s.paths = p;
+  for (std::string* f : {&s.paths.tokenizer_dir, &s.paths.text_encoder_config, &s.paths.text_encoder_weights,
+                         &s.paths.unet_config, &s.paths.unet_weights, &s.paths.vae_config, &s.paths.vae_weights,
+                         &s.paths.appearance_encoder_config, &s.paths.appearance_encoder_weights,
+                         &s.paths.controlnet_config, &s.paths.controlnet_weights, &s.paths.motion_module})
+    *f = canon(*f);
+  // The base folder as the models folder names it (its unet/ may be a link of its own).
+  const fs::path sd = fs::path(p.unet_config).parent_path().parent_path();
+  s.sd = canon(sd.string());
+  s.vae = canon(fs::path(p.vae_config).parent_path().string());
+  for (const char* sub : {"tokenizer", "text_encoder", "scheduler", "vae"})
+    if (fs::exists(sd / sub)) s.sd_parts[sub] = canon((sd / sub).string());
+  return s;
+}
+
 std::string save_checkpoint(const std::string& out_dir, int64_t step, const CheckpointContent& c, int64_t keep,
                             const std::function<void(const std::string&)>& on_file) {
   const fs::path out(out_dir), final_dir = out / checkpoint_name(step);
@@ -87,34 +105,31 @@ std::string save_checkpoint(const std::string& out_dir, int64_t step, const Chec
       written(dir / "diffusion_pytorch_model.safetensors");
     };
     // The base model: linked whole, or rebuilt around a trained unet/.
-    const fs::path sd_unet = fs::path(c.source.unet_config).parent_path();
-    const fs::path sd = sd_unet.parent_path();
+    const CheckpointSources& src = c.source;
     if (c.unet) {
-      for (const char* sub : {"tokenizer", "text_encoder", "scheduler", "vae"})
-        if (fs::exists(sd / sub)) link(sd / sub, tmp / "stable-diffusion-v1-5" / sub);
+      for (const auto& [sub, dir] : src.sd_parts) link(dir, tmp / "stable-diffusion-v1-5" / sub);
       write_part(*c.unet, tmp / "stable-diffusion-v1-5" / "unet");
     } else {
-      link(sd, tmp / "stable-diffusion-v1-5");
+      link(src.sd, tmp / "stable-diffusion-v1-5");
     }
-    const fs::path vae = fs::path(c.source.vae_config).parent_path();
     // sd-vae-ft-mse unless the source decodes with SD's own vae/ (the resolver's fallback).
+    const auto sd_vae = src.sd_parts.find("vae");
     if (c.vae) write_part(*c.vae, tmp / "sd-vae-ft-mse");
-    else if (!fs::exists(sd / "vae") || canonical_or_throw(vae) != canonical_or_throw(sd / "vae"))
-      link(vae, tmp / "sd-vae-ft-mse");
+    else if (sd_vae == src.sd_parts.end() || sd_vae->second != src.vae) link(src.vae, tmp / "sd-vae-ft-mse");
     const fs::path ma = tmp / "MagicAnimate";
     if (c.appearance_encoder) write_part(*c.appearance_encoder, ma / "appearance_encoder");
-    else if (!c.source.appearance_encoder_config.empty())
-      link(fs::path(c.source.appearance_encoder_config).parent_path(), ma / "appearance_encoder");
+    else if (!src.paths.appearance_encoder_config.empty())
+      link(fs::path(src.paths.appearance_encoder_config).parent_path(), ma / "appearance_encoder");
     if (c.controlnet) write_part(*c.controlnet, ma / "densepose_controlnet");
-    else if (!c.source.controlnet_config.empty())
-      link(fs::path(c.source.controlnet_config).parent_path(), ma / "densepose_controlnet");
+    else if (!src.paths.controlnet_config.empty())
+      link(fs::path(src.paths.controlnet_config).parent_path(), ma / "densepose_controlnet");
     const fs::path motion = ma / "temporal_attention" / "temporal_attention.ckpt";
     if (c.motion_modules) {
       fs::create_directories(motion.parent_path());
       save_torch_state_dict(motion.string(), *c.motion_modules);
       written(motion);
-    } else if (!c.source.motion_module.empty()) {  // (the VAE stage of a folder without any: none)
-      link_file(c.source.motion_module, motion);
+    } else if (!src.paths.motion_module.empty()) {  // (the VAE stage of a folder without any: none)
+      link_file(src.paths.motion_module, motion);
     }
     fs::create_directories(tmp / "trainer_state");
     save_safetensors((tmp / "trainer_state" / "optimizer.safetensors").string(), c.optimizer);

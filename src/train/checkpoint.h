@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -30,8 +31,18 @@ struct TrainedPart {
   TensorMap weights;
 };
 
+// Where a checkpoint's untouched parts link to, resolved through every link
+// when the run starts: a resumed run reads its parts from the checkpoint it
+// resumed from, which --keep may delete while the run goes on.
+struct CheckpointSources {
+  ModelPaths paths;                            // every path canonical
+  std::string sd, vae;                         // the base model folder and the VAE folder, canonical
+  std::map<std::string, std::string> sd_parts;  // tokenizer/text_encoder/scheduler/vae of sd -> canonical folder
+};
+CheckpointSources resolve_checkpoint_sources(const ModelPaths& paths);
+
 struct CheckpointContent {
-  ModelPaths source;  // where untouched parts come from
+  CheckpointSources source;  // where untouched parts come from
   std::optional<TrainedPart> appearance_encoder, controlnet, unet;
   std::optional<TrainedPart> vae;   // written as sd-vae-ft-mse/ (the VAE stage)
   TensorMap trained_weights;        // trainer_state/weights.safetensors when not empty (the VAE stage's

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -115,7 +116,13 @@ struct Trainer::Impl {
   std::vector<int64_t> lengths;
   std::string models_dir;  // where the weights came from (the checkpoint on resume)
   ModelPaths paths;
-  nlohmann::json appearance_config, controlnet_config, unet_config;
+  CheckpointSources sources;  // paths resolved through links, at the start (checkpoint.h)
+  nlohmann::json appearance_config, controlnet_config, unet_config, vae_config;
+  // Stage 1 keeps the 3D UNet's motion modules it does not train, to write
+  // them into every checkpoint: read once, because the folder they came from
+  // may be a checkpoint that --keep prunes while this run goes on (a resumed
+  // run's sources are its checkpoint's files).
+  std::optional<TensorMap> passed_motion_modules;
   std::set<std::string> trainable, written;  // parts trained / written at every save
   NoiseSchedule schedule;
   DeviceDtype weights;
@@ -205,6 +212,7 @@ void Trainer::Impl::resolve_models() {
 void Trainer::Impl::load_models() {
   weights = DeviceDtype{o.dtype, at::kCPU};
   if (o.vae) {  // --stage vae: the VAE alone, from its weights or (none there) from scratch
+    vae_config = read_json_file(paths.vae_config);  // (kept: see passed_motion_modules)
     vae = std::make_unique<AutoencoderKL>(paths.vae_config);
     if (paths.vae_weights.empty()) {
       vae->load(nn::fresh_state(*vae, weights, o.seed), weights, "fresh VAE");
@@ -263,6 +271,7 @@ void Trainer::Impl::load_models() {
     load_module_file(*controlnet, paths.controlnet_weights, weights);
 
   if (o.sampler.stage == 1) {
+    if (!paths.motion_module.empty()) passed_motion_modules = load_weights(paths.motion_module, weights);
     unet = std::make_unique<UNetModel>(base, UNetKind::kImage);
     load_module(*unet, unet_weights, weights, paths.unet_weights.empty() ? "fresh unet" : paths.unet_weights);
   } else if (paths.motion_module.empty()) {
@@ -482,7 +491,7 @@ void Trainer::Impl::validate(const std::string& checkpoint) const {
 
 CheckpointContent Trainer::Impl::checkpoint_content() const {
   CheckpointContent c;
-  c.source = paths;
+  c.source = sources;
   auto state_of = [](const nn::Module& m, bool motion) {
     TensorMap out;
     for (const nn::ParamInfo& p : m.state_entries())
@@ -495,10 +504,10 @@ CheckpointContent Trainer::Impl::checkpoint_content() const {
   if (o.vae) {
     // The VAE stage writes the calibrated VAE (latents x 0.18215 of unit std,
     // vae_objective.h) and keeps the weights as trained for --resume.
-    c.vae = TrainedPart{read_json_file(paths.vae_config), calibrated_vae_weights(*vae, latent_std, kMagicAnimateLatentScale)};
+    c.vae = TrainedPart{vae_config, calibrated_vae_weights(*vae, latent_std, kMagicAnimateLatentScale)};
     // Parts the folder does not have stay absent (not links to the UNet stand-in).
-    if (app_from_unet) c.source.appearance_encoder_config.clear();
-    if (ctl_from_unet) c.source.controlnet_config.clear();
+    if (app_from_unet) c.source.paths.appearance_encoder_config.clear();
+    if (ctl_from_unet) c.source.paths.controlnet_config.clear();
     c.trained_weights = state_of(*vae, false);
     c.optimizer = optimizer->state();
     c.state = state_json();
@@ -509,7 +518,7 @@ CheckpointContent Trainer::Impl::checkpoint_content() const {
     if (unet->kind() == UNetKind::kVideo) {
       c.motion_modules = state_of(*unet, true);
     } else if (!paths.motion_module.empty()) {
-      c.motion_modules = load_weights(paths.motion_module, weights);
+      c.motion_modules = *passed_motion_modules;
     } else {
       // Stage 1 from a folder without motion modules: the checkpoint still
       // needs them to animate, so it gets the fresh (zero-output) ones.
@@ -619,6 +628,7 @@ Trainer::Trainer(const TrainOptions& options, const TrainCallbacks& callbacks,
       !m.o.trainable.empty() ? m.o.trainable : m.o.vae ? std::vector<std::string>{"vae"} : default_trainable(m.o.sampler.stage);
   m.trainable.insert(parts.begin(), parts.end());
   m.resolve_models();
+  m.sources = resolve_checkpoint_sources(m.paths);
   m.load_models();
   m.select_trainable();
   if (!checkpoint.empty()) {

@@ -130,6 +130,31 @@ TEST(VaeStage, ResumeEqualsStraightRun) {
   }
 }
 
+// A resumed run's sources are the checkpoint it resumed from; --keep may
+// prune that checkpoint while the run goes on, and later saves must not need it.
+TEST(Resume, SavesAfterTheCheckpointItCameFromIsPruned) {
+  for (bool vae : {true, false}) {
+    TempDir models, data, out;
+    copy_models_without_weights(models / "m", {"sd-vae-ft-mse"});
+    if (!vae) {  // stage 1 from a folder without motion modules: it writes fresh ones into each checkpoint
+      copy_models_without_weights(models / "s1", {});
+      fs::remove_all(fs::path(models / "s1") / "MagicAnimate" / "temporal_attention");
+    }
+    test::make_tiktok_clip(data.path(), "a", 4, 64, 64, 29);
+    auto o = options(vae ? models / "m" : models / "s1", data.path(), out.path());
+    o.vae = vae;
+    o.steps = 1;
+    o.save_every = 1;
+    o.keep = 1;
+    train::Trainer(o).run();
+    o.resume = "latest";
+    o.steps = 3;  // saves 2 (pruning 1, the source of this run), then 3
+    EXPECT_NO_THROW(train::Trainer(o).run()) << (vae ? "VAE stage" : "stage 1");
+    EXPECT_TRUE(fs::is_directory(fs::path(out.path()) / "checkpoint-3"));
+    EXPECT_FALSE(fs::exists(fs::path(out.path()) / "checkpoint-1"));
+  }
+}
+
 TEST(VaeStage, RefusesOtherPartsAndStageOptions) {
   TempDir data, out;
   test::make_tiktok_clip(data.path(), "a", 3, 64, 64, 24);
