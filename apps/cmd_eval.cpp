@@ -81,6 +81,7 @@ void print_table(const eval::EvalReport& r) {
 Action add_eval_command(CLI::App& app) {
   struct Options {
     std::string pred, gt, metrics, protocol = "disco", weights, mask, per_frame, prepare_gt, out;
+    bool mask_union_first = false;
     bool json = false;
   };
   auto opt = std::make_shared<Options>();
@@ -97,6 +98,9 @@ Action add_eval_command(CLI::App& app) {
       ->check(CLI::IsMember({"disco", "fixed"}));
   sub->add_option("--weights", opt->weights, "Folder with the network metrics' weight files (see README)");
   sub->add_option("--mask", opt->mask, "Masks in the ground truth's layout (white = counted) for L1/PSNR/SSIM");
+  sub->add_flag("--mask-union-first", opt->mask_union_first,
+                "With --mask: count each frame's mask united with its video's first mask (the reference's person, "
+                "when the first frame is the reference)");
   sub->add_flag("--json", opt->json, "Print one JSON object instead of a table");
   sub->add_option("--per-frame", opt->per_frame, "Also write each frame's values to this CSV file");
   sub->add_option("--prepare-gt", opt->prepare_gt,
@@ -117,6 +121,8 @@ Action add_eval_command(CLI::App& app) {
     o.protocol = opt->protocol == "fixed" ? eval::Protocol::Fixed : eval::Protocol::Disco;
     o.weights_dir = opt->weights;
     o.mask_path = opt->mask;
+    o.mask_union_first = opt->mask_union_first;
+    if (o.mask_union_first && o.mask_path.empty()) throw Error("--mask-union-first needs --mask");
     const eval::EvalReport r = eval::evaluate(opt->pred, opt->gt, o);
     for (const std::string& line : r.refused) std::cerr << "magicanimate: error: " << line << "\n";
     if (r.scores.empty()) return 1;

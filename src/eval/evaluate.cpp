@@ -156,6 +156,8 @@ EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, co
                   "': --pred has " + std::to_string(p.size()) + ", --gt has " + std::to_string(n));
     if (mk && mk->size() != n)
       throw Error("--mask has " + std::to_string(mk->size()) + " frames where --gt has " + std::to_string(n));
+    at::Tensor first_region;  // --mask-union-first
+    if (mk && options.mask_union_first && n > 0) first_region = mask_of(mk->frame(0));
     std::vector<at::Tensor> pred_video, gt_video;  // video metrics: each frame at its own size
     for (int64_t i = 0; i < n; ++i) {
       const at::Tensor gt_frame = g.frame(i);
@@ -180,6 +182,11 @@ EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, co
           throw Error("--mask frame '" + mk->frame_name(i) + "' is " + size_text(m) + " but its ground truth is " +
                       size_text(gt_frame));
         region = mask_of(m);
+        if (first_region.defined()) {
+          if (first_region.sizes() != region.sizes())
+            throw Error("--mask frames of '" + mk->frame_name(0) + "' and '" + mk->frame_name(i) + "' differ in size");
+          region = region.logical_or(first_region);
+        }
       }
       FrameScores row;
       row.name = g.frame_name(i);

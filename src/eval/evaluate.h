@@ -18,6 +18,10 @@ struct EvalOptions {
   Protocol protocol = Protocol::Disco;
   std::string weights_dir;
   std::string mask_path;  // same layout as the ground truth; white = counted
+  // Each frame's mask united with its video's first mask: with the first frame
+  // as the reference, the region covers where the person is and where a copied
+  // (or misplaced) reference person would be.
+  bool mask_union_first = false;
 };
 
 struct FrameScores {

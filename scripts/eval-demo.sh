@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Evaluates the demo model on held-out synthetic clips (seeds never used in
+# training) with `magicanimate eval`, against two baselines: the same networks
+# before training (stage 1's initial weights, with the trained VAE) and
+# repeating the reference frame. Whole frames, and with --mask on the union of
+# each frame's person mask and the reference's (--mask-union-first).
+# Writes WORK/eval/<model>-<region>.json and prints a Markdown table
+# (docs/demo-model.md shows it).
+#
+# Usage: scripts/eval-demo.sh [--work DIR] [--models DIR] [--steps N]
+#   --work DIR    the train-demo work folder (default: build/demo-train)
+#   --models DIR  the trained model (default: models/demo)
+#   --steps N     DDIM steps (default 25)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo="$PWD"
+work="build/demo-train" models="models/demo" steps=25
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --work) work="$2"; shift 2 ;;
+    --models) models="$2"; shift 2 ;;
+    --steps) steps="$2"; shift 2 ;;
+    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "eval-demo: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+bin="${MA_BIN:-$repo/build/magicanimate}"
+heldout="$work/data/heldout"
+[[ -d "$heldout" ]] || { echo "eval-demo: no held-out clips in $heldout (run scripts/train-demo.sh first)" >&2; exit 1; }
+ev="$work/eval"
+mkdir -p "$ev"
+
+# Ground truth and masks in eval's layout: <clip>/<frame>.png.
+rm -rf "$ev/gt" "$ev/masks" "$ev/pred/reference-copy"
+mkdir -p "$ev/gt" "$ev/masks" "$ev/pred/reference-copy"
+for clip in "$heldout"/*/; do
+  name="$(basename "$clip")"
+  ln -s "$(cd "$clip/images" && pwd)" "$ev/gt/$name"
+  ln -s "$(cd "$clip/masks" && pwd)" "$ev/masks/$name"
+  # Baseline: the reference (frame 0) repeated for every frame.
+  mkdir -p "$ev/pred/reference-copy/$name"
+  for f in "$clip"/images/*.png; do ln -s "$(cd "$clip/images" && pwd)/0000.png" "$ev/pred/reference-copy/$name/$(basename "$f")"; done
+done
+
+# Baseline: the untrained networks, exactly as stage 1 started them (one step
+# at learning rate 0 writes them out), with the trained VAE.
+untrained="$work/untrained"
+if [[ ! -d "$untrained/checkpoint-1" ]]; then
+  rm -rf "$untrained"
+  "$bin" train --stage 1 --models "$work/vae/latest" --data "$work/data/train" --out "$untrained" --size 64 \
+    --trainable unet,appearance_encoder,controlnet --steps 1 --lr 0 --weight-decay 0 --seed 2 --threads 1 --quiet
+fi
+
+animate() {  # NAME MODELS
+  rm -rf "$ev/pred/$1"
+  "$bin" animate --dataset "$heldout" --models "$2" --out "$ev/pred/$1" --size 64 --steps "$steps" --context 8 \
+    --seed 1 --quiet
+}
+animate trained "$models"
+animate untrained "$untrained/checkpoint-1"
+
+echo "| model | L1 | PSNR | SSIM | masked L1 | masked PSNR | masked SSIM |"
+echo "|---|---|---|---|---|---|---|"
+for m in trained untrained reference-copy; do
+  "$bin" eval --pred "$ev/pred/$m" --gt "$ev/gt" --metrics l1,psnr,ssim --json >"$ev/$m-frame.json"
+  "$bin" eval --pred "$ev/pred/$m" --gt "$ev/gt" --metrics l1,psnr,ssim --mask "$ev/masks" --mask-union-first \
+    --json >"$ev/$m-masked.json"
+  row="| $m"
+  for region in frame masked; do
+    for k in l1 psnr ssim; do
+      row+=" | $(sed -nE "s/.*\"$k\": *([-0-9.e+]+).*/\1/p" "$ev/$m-$region.json" | head -n1)"
+    done
+  done
+  echo "$row |"
+done
