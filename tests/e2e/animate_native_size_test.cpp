@@ -1,0 +1,62 @@
+// `animate` without --size on a models folder that records its native size
+// (magicanimate.json, written by `train`) animates at that size and says so.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cli_runner.h"
+#include "media/image.h"
+#include "native_models.h"
+#include "temp_dir.h"
+#include "test_util.h"
+
+namespace ma::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(AnimateNativeSize, NoSizeGivenUsesTheModelsNativeSize) {
+  TempDir tmp;
+  make_native_models(tmp / "models", {64, 64});  // the fixture models' size (their default would be 512)
+  CliResult r = run_cli({"animate", "--models", tmp / "models", "--source", public_case_dir() + "/source.png",
+                         "--motion", public_case_dir() + "/control", "--max-frames", "2", "--steps", "1",
+                         "--frames-out", tmp / "frames", "--out", tmp / "x.mp4"});
+  ASSERT_FALSE(r.timed_out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("at 64x64 (the models' native size)"), std::string::npos) << r.err;
+  for (const char* name : {"frames/0000.png", "frames/0001.png"}) {
+    ASSERT_TRUE(fs::exists(tmp / name)) << name;
+    EXPECT_EQ(read_image_rgb(tmp / name).sizes(), (at::IntArrayRef{64, 64, 3})) << name;
+  }
+  EXPECT_FALSE(fs::exists(tmp / "frames/0002.png"));
+}
+
+TEST(AnimateNativeSize, GivenSizeWinsOverTheNativeOne) {
+  TempDir tmp;
+  make_native_models(tmp / "models", {128, 128});
+  CliResult r = run_cli({"animate", "--models", tmp / "models", "--source", public_case_dir() + "/source.png",
+                         "--motion", public_case_dir() + "/control", "--max-frames", "1", "--steps", "1", "--size",
+                         "64", "--frames-out", tmp / "frames", "--out", tmp / "x.mp4"});
+  ASSERT_FALSE(r.timed_out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("native size"), std::string::npos) << r.err;
+  EXPECT_EQ(read_image_rgb(tmp / "frames/0000.png").sizes(), (at::IntArrayRef{64, 64, 3}));
+}
+
+TEST(AnimateNativeSize, BrokenModelInfoIsOneLineNamingIt) {
+  TempDir tmp;
+  make_native_models(tmp / "models", {64, 64});
+  std::ofstream(tmp / "models/magicanimate.json") << R"({"native_width": 60, "native_height": 64})";
+  CliResult r = run_cli({"animate", "--models", tmp / "models", "--source", public_case_dir() + "/source.png",
+                         "--motion", public_case_dir() + "/control", "--out", tmp / "x.mp4"});
+  ASSERT_FALSE(r.timed_out);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(tmp / "models/magicanimate.json"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("native_width"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "x.mp4"));
+}
+
+}  // namespace
+}  // namespace ma::test
