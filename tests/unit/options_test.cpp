@@ -91,14 +91,15 @@ TEST(Settings, ValidateNamesTheSetting) {
 TEST(Settings, ServerJobDefaultsAreTheEngines) {
   const serve::JobParams job;
   const AnimationParams engine;
-  EXPECT_EQ(job.size, engine.width);
+  EXPECT_EQ(job.width, engine.width);
+  EXPECT_EQ(job.height, engine.height);
   EXPECT_EQ(job.steps, engine.steps);
   EXPECT_EQ(job.guidance, engine.guidance);
   EXPECT_EQ(job.seed, engine.seed);
   EXPECT_EQ(job.context, engine.context);
   EXPECT_EQ(job.overlap, engine.overlap);
   serve::JobParams square;
-  square.size = 64;
+  square.set_size(64);
   square.steps = 3;
   const AnimationParams a = square.animation();
   EXPECT_EQ(a.width, 64);
