@@ -13,21 +13,13 @@
 #include "pipeline/animation.h"
 #include "serve/job.h"
 #include "util/device.h"
+#include "test_util.h"
 #include "util/error.h"
 
 namespace ma {
 namespace {
 
-// The ma::Error message of f(), or "" when it does not throw.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(ParseDevice, AcceptsCpu) { EXPECT_EQ(parse_device("cpu"), at::Device(at::kCPU)); }
 
