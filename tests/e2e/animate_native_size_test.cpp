@@ -32,6 +32,27 @@ TEST(AnimateNativeSize, NoSizeGivenUsesTheModelsNativeSize) {
   EXPECT_FALSE(fs::exists(tmp / "frames/0002.png"));
 }
 
+// --dataset settles its size the same way: one 2-frame TikTok-layout video of the public case.
+TEST(AnimateNativeSize, DatasetModeUsesTheModelsNativeSize) {
+  TempDir tmp;
+  make_native_models(tmp / "models", {64, 64});
+  for (const char* sub : {"ds/vid/images", "ds/vid/densepose"}) fs::create_directories(tmp / sub);
+  // Frame 1 is the reference (the source image), frame 2 any image; TikTok numbers from 0001.
+  fs::copy_file(public_case_dir() + "/source.png", tmp / "ds/vid/images/0001.png");
+  fs::copy_file(public_case_dir() + "/control/0001.png", tmp / "ds/vid/images/0002.png");
+  fs::copy_file(public_case_dir() + "/control/0000.png", tmp / "ds/vid/densepose/0001.png");
+  fs::copy_file(public_case_dir() + "/control/0001.png", tmp / "ds/vid/densepose/0002.png");
+  CliResult r = run_cli({"animate", "--models", tmp / "models", "--dataset", tmp / "ds", "--out", tmp / "pred",
+                         "--steps", "1"});
+  ASSERT_FALSE(r.timed_out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("at 64x64 (the models' native size)"), std::string::npos) << r.err;
+  for (const char* name : {"pred/vid/0001.png", "pred/vid/0002.png"}) {
+    ASSERT_TRUE(fs::exists(tmp / name)) << name;
+    EXPECT_EQ(read_image_rgb(tmp / name).sizes(), (at::IntArrayRef{64, 64, 3})) << name;
+  }
+}
+
 TEST(AnimateNativeSize, GivenSizeWinsOverTheNativeOne) {
   TempDir tmp;
   make_native_models(tmp / "models", {128, 128});
