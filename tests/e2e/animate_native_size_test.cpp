@@ -16,19 +16,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The run succeeded, said it used the native size, and wrote these 64x64 frames.
+void expect_native_64x64(const CliResult& r, const std::vector<std::string>& frames) {
+  ASSERT_FALSE(r.timed_out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("at 64x64 (the models' native size)"), std::string::npos) << r.err;
+  for (const std::string& path : frames) {
+    ASSERT_TRUE(fs::exists(path)) << path;
+    EXPECT_EQ(read_image_rgb(path).sizes(), (at::IntArrayRef{64, 64, 3})) << path;
+  }
+}
+
 TEST(AnimateNativeSize, NoSizeGivenUsesTheModelsNativeSize) {
   TempDir tmp;
   make_native_models(tmp / "models", {64, 64});  // the fixture models' size (their default would be 512)
   CliResult r = run_cli({"animate", "--models", tmp / "models", "--source", public_case_dir() + "/source.png",
                          "--motion", public_case_dir() + "/control", "--max-frames", "2", "--steps", "1",
                          "--frames-out", tmp / "frames", "--out", tmp / "x.mp4"});
-  ASSERT_FALSE(r.timed_out);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("at 64x64 (the models' native size)"), std::string::npos) << r.err;
-  for (const char* name : {"frames/0000.png", "frames/0001.png"}) {
-    ASSERT_TRUE(fs::exists(tmp / name)) << name;
-    EXPECT_EQ(read_image_rgb(tmp / name).sizes(), (at::IntArrayRef{64, 64, 3})) << name;
-  }
+  expect_native_64x64(r, {tmp / "frames/0000.png", tmp / "frames/0001.png"});
   EXPECT_FALSE(fs::exists(tmp / "frames/0002.png"));
 }
 
@@ -44,13 +49,7 @@ TEST(AnimateNativeSize, DatasetModeUsesTheModelsNativeSize) {
   fs::copy_file(public_case_dir() + "/control/0001.png", tmp / "ds/vid/densepose/0002.png");
   CliResult r = run_cli({"animate", "--models", tmp / "models", "--dataset", tmp / "ds", "--out", tmp / "pred",
                          "--steps", "1"});
-  ASSERT_FALSE(r.timed_out);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("at 64x64 (the models' native size)"), std::string::npos) << r.err;
-  for (const char* name : {"pred/vid/0001.png", "pred/vid/0002.png"}) {
-    ASSERT_TRUE(fs::exists(tmp / name)) << name;
-    EXPECT_EQ(read_image_rgb(tmp / name).sizes(), (at::IntArrayRef{64, 64, 3})) << name;
-  }
+  expect_native_64x64(r, {tmp / "pred/vid/0001.png", tmp / "pred/vid/0002.png"});
 }
 
 TEST(AnimateNativeSize, GivenSizeWinsOverTheNativeOne) {
