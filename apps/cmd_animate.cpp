@@ -17,6 +17,7 @@
 #include "cli/interrupt.h"
 #include "cli/options.h"
 #include "cli/reporter.h"
+#include "weights/model_info.h"
 #include "weights/model_paths.h"
 #include "pipeline/animation.h"
 #include "pipeline/file_animation.h"
@@ -135,14 +136,29 @@ EngineOptions check_mode_options(const AnimateOptions& o, const AnimateFlags& f)
   return engine;
 }
 
-FileAnimation job_from_flags(const AnimateOptions& o, const AnimateFlags& f) {
+// The output size of the flags and dataset modes: --size/--width/--height
+// when given, else the models folder's native size, else --size's default.
+// Returns how it was settled, for the log line.
+std::string settle_size(const AnimateOptions& o, const AnimateFlags& f, AnimationParams& p) {
+  p.width = f.width->count() > 0 ? o.width : o.size;
+  p.height = f.height->count() > 0 ? o.height : o.size;
+  if (f.size->count() > 0 || f.width->count() > 0 || f.height->count() > 0) return "";
+  if (std::optional<NativeSize> native = read_native_size(o.models.models)) {
+    p.width = native->width;
+    p.height = native->height;
+    return " (the models' native size)";
+  }
+  return " (the default size)";
+}
+
+FileAnimation job_from_flags(const AnimateOptions& o, const AnimateFlags& f, std::string* size_note = nullptr) {
   FileAnimation job;
   job.source = o.source;
   job.motion = o.motion;
   AnimationParams& p = job.params;
   p = o.params;
-  p.width = f.width->count() > 0 ? o.width : o.size;
-  p.height = f.height->count() > 0 ? o.height : o.size;
+  const std::string note = settle_size(o, f, p);
+  if (size_note) *size_note = note;
   if (o.seed < -1) throw Error("--seed must be -1 (random) or a non-negative integer, got " + std::to_string(o.seed));
   p.seed = o.seed == -1 ? random_seed() : static_cast<uint64_t>(o.seed);
   if (o.max_frames < 0) throw Error("--max-frames must be 0 (all) or more, got " + std::to_string(o.max_frames));
@@ -173,8 +189,10 @@ std::string format_number(double v) {
 
 class AnimateRun {
  public:
-  AnimateRun(const EngineOptions& engine, cli::Reporter& reporter, const std::atomic<bool>* cancel, const DistRun& dist)
-      : engine_(engine), rep_(reporter), cancel_(cancel), dist_(dist) {}
+  // `size_note` follows the size in the log line: how it was settled ("" when given).
+  AnimateRun(const EngineOptions& engine, cli::Reporter& reporter, const std::atomic<bool>* cancel, const DistRun& dist,
+             std::string size_note = "")
+      : engine_(engine), rep_(reporter), cancel_(cancel), dist_(dist), size_note_(std::move(size_note)) {}
 
   // Decodes the first inputs before anything else (a bad image or video fails
   // fast and names itself), then finds and loads the models once for all jobs.
@@ -233,7 +251,7 @@ class AnimateRun {
     const int64_t frames = in.control.size(0);
     rep_.info((count > 1 ? "[" + std::to_string(index) + "/" + std::to_string(count) + "] " : std::string()) +
               "animating " + std::to_string(frames) + " frames at " + std::to_string(p.width) + "x" +
-              std::to_string(p.height) + ": " + std::to_string(p.steps) + " steps, guidance " +
+              std::to_string(p.height) + size_note_ + ": " + std::to_string(p.steps) + " steps, guidance " +
               format_number(p.guidance) + ", seed " + std::to_string(p.seed) + ", windows of " +
               std::to_string(p.context) + " overlapping " + std::to_string(p.overlap));
     rep_.json({{"event", "start"},
@@ -269,11 +287,13 @@ class AnimateRun {
   cli::Reporter& rep_;
   const std::atomic<bool>* cancel_;
   const DistRun& dist_;
+  const std::string size_note_;
 };
 
 void run_flags_mode(const AnimateOptions& o, const AnimateFlags& f, const EngineOptions& engine, cli::Reporter& rep,
                     const std::atomic<bool>* cancel, const DistRun& dist) {
-  FileAnimation job = job_from_flags(o, f);
+  std::string size_note;
+  FileAnimation job = job_from_flags(o, f, &size_note);
   validate_file_animation(job);
   std::unique_ptr<pose::ExtractedMotion> extracted;
   if (!o.pose_out.empty()) check_output_path(o.pose_out, "--pose-out");
@@ -294,7 +314,7 @@ void run_flags_mode(const AnimateOptions& o, const AnimateFlags& f, const Engine
                                                         progress, cancel);
     job.motion = extracted->path();
   }
-  AnimateRun(engine, rep, cancel, dist).run({job}, [&] { return resolve_model_paths(o.models.models, o.models.parts); });
+  AnimateRun(engine, rep, cancel, dist, size_note).run({job}, [&] { return resolve_model_paths(o.models.models, o.models.parts); });
   if (extracted && !o.pose_out.empty()) {
     extracted->keep();
     rep.info("wrote " + o.pose_out);
@@ -304,12 +324,13 @@ void run_flags_mode(const AnimateOptions& o, const AnimateFlags& f, const Engine
 
 void run_dataset_mode(const AnimateOptions& o, const AnimateFlags& f, const EngineOptions& engine, cli::Reporter& rep,
                       const std::atomic<bool>* cancel, const DistRun& dist) {
-  FileAnimation base = job_from_flags(o, f);
+  std::string size_note;
+  FileAnimation base = job_from_flags(o, f, &size_note);
   rep.info("scanning the dataset " + o.dataset);
   const DatasetJobs plan = plan_dataset_jobs(o.dataset, o.videos, o.out, base);
   rep.info(std::to_string(plan.jobs.size()) + " videos to animate into " + o.out);
   rep.json({{"event", "config"}, {"dataset", o.dataset}, {"out", o.out}, {"jobs", plan.jobs.size()}});
-  AnimateRun(engine, rep, cancel, dist)
+  AnimateRun(engine, rep, cancel, dist, size_note)
       .run(plan.jobs, [&] { return resolve_model_paths(o.models.models, o.models.parts); },
            [&](size_t i) { return load_dataset_inputs(plan, i); });
 }
@@ -450,7 +471,7 @@ Action add_animate_command(CLI::App& app) {
       ->group(inputs);
 
   const char* sampling = "Sampling";
-  f->size = sub->add_option("--size", o->size, "Output width and height (multiple of 8)")
+  f->size = sub->add_option("--size", o->size, "Output width and height, multiple of 8 (default: the models' native size (magicanimate.json), else 512)")
                 ->type_name("N")
                 ->capture_default_str()
                 ->group(sampling);

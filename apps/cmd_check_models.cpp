@@ -3,6 +3,7 @@
 
 #include "apps/commands.h"
 #include "cli/options.h"
+#include "weights/model_info.h"
 #include "weights/model_paths.h"
 #include "pipeline/model_check.h"
 
@@ -21,6 +22,9 @@ Action add_check_models_command(CLI::App& app) {
   cmd->add_flag("--no-values", *skip_values, "Skip the NaN/Inf scan of tensor values (shapes and keys only)");
   return [=]() -> int {
     ModelPaths paths = resolve_model_paths(*dir, *overrides);
+    // A broken magicanimate.json is the one-line error animate and serve would stop with.
+    if (std::optional<NativeSize> native = read_native_size(*dir))
+      std::cout << "native size " << native->width << "x" << native->height << "  (" << kModelInfoFile << ")\n";
     bool ok = true;
     for (const PartCheck& c : check_model_parts(paths, !*skip_values)) {
       if (c.problems.empty()) {

@@ -10,6 +10,7 @@
 #include "cli/interrupt.h"
 #include "cli/options.h"
 #include "media/libav_util.h"
+#include "weights/model_info.h"
 #include "weights/model_paths.h"
 #include "pipeline/animation.h"
 #include "serve/engine_runner.h"
@@ -29,11 +30,28 @@ struct ServeFlags {
   int64_t max_upload_mb = 200;
   int64_t max_queue = 1000;
   std::string densepose_weights;  // jobs may send raw videos with extract_pose
+  int64_t size = AnimationParams{}.width;
+  CLI::Option* size_option = nullptr;  // given: the default size even when the models record a native one
 };
+
+// The default job size: --size, else the models' native size, else 512.
+void settle_default_size(ServeFlags& f) {
+  serve::ServerOptions& s = f.server;
+  s.defaults.set_size(f.size);
+  if (std::optional<NativeSize> native = read_native_size(f.models.models)) {
+    s.native_width = native->width;
+    s.native_height = native->height;
+    if (f.size_option->count() == 0) {
+      s.defaults.width = native->width;
+      s.defaults.height = native->height;
+    }
+  }
+}
 
 const char* kFooter = R"(API (JSON; docs/server.md has curl examples):
   POST   /v1/animations              multipart: source (image), motion (video) and optional
-                                     steps, guidance, seed, size, context, overlap, L, prompt,
+                                     steps, guidance, seed, size (default: --size, else the
+                                     models' native size), context, overlap, L, prompt,
                                      extract_pose (true: motion is a raw video; needs
                                      --densepose-weights)
   GET    /v1/animations              every job, newest first
@@ -41,7 +59,7 @@ const char* kFooter = R"(API (JSON; docs/server.md has curl examples):
   GET    /v1/animations/ID/events    Server-Sent Events until the job finishes
   GET    /v1/animations/ID/result.mp4, /grid.mp4
   DELETE /v1/animations/ID           cancels a queued or running job, deletes a finished one
-  GET    /health                     (no API key needed)
+  GET    /health                     defaults, limits, native_width/native_height (no API key needed)
   GET    /                           the web page
 Jobs run one at a time in submission order. Records and files live under --data: after a
 restart finished jobs are still listed, queued and interrupted ones run again.
@@ -56,6 +74,7 @@ int run_serve(ServeFlags& f) {
   if (f.max_queue < 1) throw Error("--max-queue must be at least 1");
   f.server.limits.max_upload_bytes = static_cast<size_t>(f.max_upload_mb) << 20;
   f.server.limits.max_waiting = static_cast<size_t>(f.max_queue);
+  settle_default_size(f);
   serve::check_job_params(f.server.defaults, f.server.limits);  // the --steps/--size/... defaults
   EngineOptions engine = cli::engine_options_from(f.engine);
 
@@ -85,6 +104,8 @@ int run_serve(ServeFlags& f) {
   std::cerr << "magicanimate serve: models loaded in " << static_cast<int>(load_s + 0.5) << " s\n"
             << "  listening on http://" << o.host << ":" << port << "/\n"
             << "  data: " << o.data_dir << "\n"
+            << "  default size: " << o.defaults.width << "x" << o.defaults.height
+            << (f.size_option->count() == 0 && o.native_width > 0 ? " (the models' native size)" : "") << "\n"
             << "  page: " << serve::WebAssets(o.web_dir).origin() << "\n"
             << "  API key: " << (o.api_key.empty() ? "none (anyone who can connect may submit)" : "required")
             << "\n";
@@ -140,9 +161,11 @@ Action add_serve_command(CLI::App& app) {
       ->group("Limits");
 
   const char* defaults = "Job defaults";
-  cmd->add_option("--size", s.defaults.size, "Default output size (width = height)")
-      ->capture_default_str()
-      ->group(defaults);
+  f->size_option = cmd->add_option("--size", f->size,
+                                   "Default output size (width = height; default: the models' native size "
+                                   "(magicanimate.json), else 512)")
+                       ->capture_default_str()
+                       ->group(defaults);
   cli::add_sampling_options(*cmd, s.defaults, defaults);
   cmd->add_option("--seed", s.defaults.seed, "Default seed")->capture_default_str()->group(defaults);
   return [f]() -> int { return run_serve(*f); };

@@ -65,4 +65,15 @@ inline void expect_error_containing(const std::function<void()>& f, const std::s
   }
 }
 
+// The ma::Error message of f(), or "" when it does not throw.
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace ma::test

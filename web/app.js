@@ -75,7 +75,8 @@ function progressText(job) {
 }
 
 function settingsText(params) {
-  return `${params.size}px, ${params.steps} steps, guidance ${params.guidance}, seed ${params.seed}`;
+  const size = params.size != null ? `${params.size}px` : `${params.width}x${params.height}`;
+  return `${size}, ${params.steps} steps, guidance ${params.guidance}, seed ${params.seed}`;
 }
 
 const finished = (status) => status === 'done' || status === 'failed' || status === 'cancelled';
@@ -98,6 +99,12 @@ async function loadDefaults() {
     for (const name of ['steps', 'guidance', 'seed', 'size', 'context', 'overlap']) {
       if (d[name] != null) $(name).value = d[name];
     }
+    // Without serve --size the defaults are the models' native size (magicanimate.json),
+    // so a square one fills the field above; a non-square one has no single size: the
+    // field stays empty (the server's default applies) and shows it as its placeholder.
+    if ($('size').value === '' && d.width && d.height) $('size').placeholder = `${d.width}x${d.height}`;
+    const nw = health.native_width, nh = health.native_height;
+    if (nw && nh) $('size').title = `The models' native size: ${nw}x${nh}`;
     const limits = health.limits || {};
     if (limits.max_steps) $('steps').max = limits.max_steps;
     if (limits.max_size) $('size').max = limits.max_size;

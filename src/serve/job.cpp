@@ -23,7 +23,10 @@ JobStatus job_status_from_string(const std::string& text) {
 }
 
 nlohmann::json to_json(const JobParams& p) {
-  return {{"steps", p.steps},     {"guidance", p.guidance}, {"seed", p.seed},  {"size", p.size},
+  // "size" is kept for square jobs (every job before width/height existed); null otherwise.
+  nlohmann::json size = p.width == p.height ? nlohmann::json(p.width) : nlohmann::json(nullptr);
+  return {{"steps", p.steps},     {"guidance", p.guidance}, {"seed", p.seed},  {"size", size},
+          {"width", p.width},     {"height", p.height},
           {"context", p.context}, {"overlap", p.overlap},   {"L", p.length_multiple}, {"prompt", p.prompt},
           {"extract_pose", p.extract_pose}};
 }
@@ -33,7 +36,13 @@ JobParams job_params_from_json(const nlohmann::json& j) {
   p.steps = j.value("steps", p.steps);
   p.guidance = j.value("guidance", p.guidance);
   p.seed = j.value("seed", p.seed);
-  p.size = j.value("size", p.size);
+  // Jobs stored before width/height existed have only "size".
+  if (j.contains("width") && j.contains("height")) {
+    p.width = j["width"].get<int64_t>();
+    p.height = j["height"].get<int64_t>();
+  } else if (j.contains("size") && j["size"].is_number_integer()) {
+    p.set_size(j["size"].get<int64_t>());
+  }
   p.context = j.value("context", p.context);
   p.overlap = j.value("overlap", p.overlap);
   p.length_multiple = j.value("L", p.length_multiple);  // absent in jobs stored before it existed

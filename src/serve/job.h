@@ -18,18 +18,16 @@ JobStatus job_status_from_string(const std::string& text);  // throws ma::Error
 inline bool is_finished(JobStatus s) { return s == JobStatus::done || s == JobStatus::failed || s == JobStatus::cancelled; }
 
 // The knobs a client may set (kParamFields); defaults come from the server's
-// options, whose own defaults are the engine's. A job's output is square:
-// `size` is its width and height (the inherited width/height are not used).
+// options, whose own defaults are the engine's. The output is the inherited
+// width x height: a client's `size` sets both (square), a job that gives none
+// keeps the server's default (its --size, else the models' native size, which
+// may be non-square, else 512).
 struct JobParams : AnimationParams {
-  int64_t size = AnimationParams{}.width;  // a multiple of 8
   bool extract_pose = false;  // the motion upload is a raw video: make its DensePose motion first
 
+  void set_size(int64_t size) { width = height = size; }
   // The engine's parameters of this job.
-  AnimationParams animation() const {
-    AnimationParams a = *this;
-    a.width = a.height = size;
-    return a;
-  }
+  AnimationParams animation() const { return *this; }
 };
 nlohmann::json to_json(const JobParams& params);
 JobParams job_params_from_json(const nlohmann::json& json);  // missing keys keep their defaults

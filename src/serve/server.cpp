@@ -176,6 +176,8 @@ struct Server::Impl {
                  {"api_key_required", !options.api_key.empty()},
                  {"extract_pose", options.extract_pose},
                  {"defaults", to_json(options.defaults)},
+                 {"native_width", options.native_width > 0 ? json(options.native_width) : json(nullptr)},
+                 {"native_height", options.native_height > 0 ? json(options.native_height) : json(nullptr)},
                  {"limits",
                   {{"max_upload_bytes", l.max_upload_bytes},
                    {"max_frames", l.max_frames},

@@ -32,6 +32,9 @@ struct ServerOptions {
   std::string web_dir;  // empty: the embedded page (else MA_WEB_DIR)
   Limits limits;
   JobParams defaults;   // parameters a submission leaves out
+  // The served models' native size (magicanimate.json), reported by /health for
+  // the page; 0: they record none. (serve makes it the default size unless --size.)
+  int64_t native_width = 0, native_height = 0;
   bool extract_pose = false;  // the runner can make motion videos from raw ones (serve --densepose-weights)
   int http_threads = 32;  // each open events stream holds one
   bool log_requests = true;

@@ -80,7 +80,7 @@ JobParams parse_job_params(const FieldLookup& field, const JobParams& defaults, 
   if (auto v = field("steps")) p.steps = parse_int("steps", *v, 1, limits.max_steps);
   if (auto v = field("guidance")) p.guidance = parse_number("guidance", *v, 0.0, kMaxGuidance);
   if (auto v = field("seed")) p.seed = parse_seed(*v);
-  if (auto v = field("size")) p.size = parse_int("size", *v, kMinSize, limits.max_size);
+  if (auto v = field("size")) p.set_size(parse_int("size", *v, kMinSize, limits.max_size));
   if (auto v = field("context")) p.context = parse_int("context", *v, 1, kMaxContext);
   if (auto v = field("overlap")) p.overlap = parse_int("overlap", *v, 0, kMaxContext - 1);
   if (auto v = field("L")) p.length_multiple = parse_int("L", *v, 1, kMaxLengthMultiple);
@@ -96,9 +96,12 @@ void check_job_params(const JobParams& p, const Limits& limits) {
     fail("steps: must be from 1 to " + std::to_string(limits.max_steps) + ", got " + std::to_string(p.steps));
   if (!std::isfinite(p.guidance) || p.guidance < 0 || p.guidance > kMaxGuidance)
     fail("guidance: must be from 0 to 50, got " + std::to_string(p.guidance));
-  if (p.size < kMinSize || p.size > limits.max_size || p.size % 8 != 0)
-    fail("size: must be a multiple of 8 from " + std::to_string(kMinSize) + " to " + std::to_string(limits.max_size) +
-         ", got " + std::to_string(p.size));
+  // A square job is worded as its `size`; a non-square default (the models' native size) names each side.
+  for (const auto& [name, v] : {std::pair<const char*, int64_t>{p.width == p.height ? "size" : "width", p.width},
+                                {p.width == p.height ? "size" : "height", p.height}})
+    if (v < kMinSize || v > limits.max_size || v % 8 != 0)
+      fail(std::string(name) + ": must be a multiple of 8 from " + std::to_string(kMinSize) + " to " +
+           std::to_string(limits.max_size) + ", got " + std::to_string(v));
   if (p.context < 1 || p.context > kMaxContext)
     fail("context: must be from 1 to " + std::to_string(kMaxContext) + ", got " + std::to_string(p.context));
   if (p.overlap < 0 || p.overlap >= p.context)

@@ -6,7 +6,7 @@
 //   node page.test.mjs <magicanimate binary> <screenshot dir>
 // Environment: CHROMIUM (default /usr/bin/chromium).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, existsSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,12 +28,13 @@ function fail(message) {
   throw new Error(message);
 }
 
+const MODELS = path.join(repo, 'tests', 'data', 'models');
+// Tiny models, small output, few windows: the sample video's 42 frames in two 24-frame windows.
+const SERVER_ARGS = ['--api-key', API_KEY, '--size', '64', '--steps', '2', '--context', '24', '--overlap', '0'];
+
 // Starts the server on a free port; resolves with {process, url} once it listens.
-function startServer(dataDir) {
-  const args = ['serve', '--models', path.join(repo, 'tests', 'data', 'models'), '--port', '0', '--data', dataDir,
-    '--api-key', API_KEY,
-    // Tiny models, small output, few windows: the sample video's 42 frames in two 24-frame windows.
-    '--size', '64', '--steps', '2', '--context', '24', '--overlap', '0'];
+function startServer(dataDir, models = MODELS, more = SERVER_ARGS) {
+  const args = ['serve', '--models', models, '--port', '0', '--data', dataDir, ...more];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   return new Promise((resolve, reject) => {
@@ -150,7 +151,34 @@ async function main() {
   }
 }
 
-main().catch((e) => {
+// Served models that record a native size (magicanimate.json, written by
+// `train`): the page pre-fills its size field with it. The fixture parts are
+// linked into a temp folder; the server gets no --size (its default would be 512).
+async function checkNativeSize() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ma-browser-native-'));
+  const models = path.join(dir, 'models');
+  mkdirSync(models);
+  for (const part of readdirSync(MODELS)) symlinkSync(path.join(MODELS, part), path.join(models, part));
+  writeFileSync(path.join(models, 'magicanimate.json'), JSON.stringify({ native_width: 128, native_height: 128 }));
+  const server = await startServer(path.join(dir, 'data'), models, []);
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.getElementById('size').value !== '', null, { timeout: 30000 });
+    const size = await page.inputValue('#size');
+    if (size !== '128') fail(`size field shows ${size}, not the models' native size 128`);
+    console.log('browser test passed: the size field shows the models\' native size 128');
+  } finally {
+    await browser.close();
+    server.child.kill('SIGTERM');
+    await new Promise((r) => server.child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(checkNativeSize).catch((e) => {
   console.error('browser test FAILED: ' + e.message);
   process.exit(1);
 });

@@ -2,12 +2,15 @@
 // copy with one corrupted tensor, naming that tensor (runs MA_BINARY).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "weights/safetensors.h"
 #include "tests/test_util.h"
+#include "native_models.h"
+#include "temp_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -40,6 +43,27 @@ TEST(CheckModelsCli, AcceptsFixtureModels) {
   Result r = run(test::models_dir());
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("all model parts pass"), std::string::npos) << r.output;
+}
+
+TEST(CheckModelsCli, PrintsTheNativeSizeWhenRecorded) {
+  EXPECT_EQ(run("--no-values " + test::models_dir()).output.find("native size"), std::string::npos);
+  test::TempDir tmp;
+  test::make_native_models(tmp / "models", {64, 48});
+  Result r = run("--no-values " + tmp / "models");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("native size 64x48"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("all model parts pass"), std::string::npos) << r.output;
+}
+
+TEST(CheckModelsCli, BrokenModelInfoIsOneClearError) {
+  test::TempDir tmp;
+  test::make_native_models(tmp / "models", {64, 64});
+  std::ofstream(tmp / "models/magicanimate.json") << "{\"native_width\": 64,";
+  Result r = run("--no-values " + tmp / "models");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_NE(r.output.find(tmp / "models/magicanimate.json"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("not valid JSON"), std::string::npos) << r.output;
 }
 
 TEST(CheckModelsCli, NamesACorruptedTensor) {

@@ -117,7 +117,7 @@ class ServeApi : public ::testing::Test {
     options.port = 0;
     options.data_dir = data.path();
     options.log_requests = false;
-    options.defaults.size = 64;
+    options.defaults.set_size(64);
     options.defaults.steps = 2;
     options.limits.max_upload_bytes = 1 << 20;
     options.limits.max_frames = 8;

@@ -15,6 +15,7 @@
 #include "media/image.h"
 #include "media/video.h"
 #include "serve/job_store.h"
+#include "native_models.h"
 #include "serve_test_support.h"
 #include "test_util.h"
 
@@ -24,10 +25,14 @@ namespace {
 // The server program in a child process, its output in a log file.
 class ServerProcess {
  public:
-  ServerProcess(const std::string& data_dir, const std::string& log_path) : log_(log_path) {
-    std::vector<std::string> args = {MA_BINARY, "serve",     "--models",  models_dir(), "--port",  "0",
-                                     "--data",  data_dir,    "--size",    "64",         "--steps", "2",
+  // `size` is the --size flag's arguments (none: the models' native size, else 512).
+  ServerProcess(const std::string& data_dir, const std::string& log_path, const std::string& models = models_dir(),
+                const std::vector<std::string>& size = {"--size", "64"})
+      : log_(log_path) {
+    std::vector<std::string> args = {MA_BINARY, "serve",     "--models",  models,       "--port",  "0",
+                                     "--data",  data_dir,    "--steps",   "2",
                                      "--context", "4",       "--overlap", "1",          "--threads", "2"};
+    args.insert(args.end(), size.begin(), size.end());
     pid_ = fork();
     if (pid_ == 0) {
       FILE* log = std::fopen(log_path.c_str(), "w");
@@ -176,6 +181,37 @@ TEST(ServeEngine, AnimatesAndSurvivesARestart) {
   json job = wait_for_job(c, interrupted, is_finished_status);
   EXPECT_EQ(job["status"], "done") << job.dump();
   EXPECT_EQ(fetch_video(c, "/v1/animations/" + interrupted + "/result.mp4", dir / "second.mp4").frames.size(0), 3);
+  EXPECT_EQ(server.terminate(), 0) << server.log();
+}
+
+// Served models that record a native size: a job that gives no size gets it
+// (non-square here: 128x64 is what the fixture UNet's three downsamplings allow),
+// and /health reports it for the page.
+TEST(ServeEngine, AJobWithoutSizeGetsTheModelsNativeSize) {
+  TempDir dir;
+  make_native_models(dir / "models", {128, 64});
+  Upload upload;
+  upload.source = read_bytes(public_case_dir() + "/source.png");
+  upload.motion = read_bytes(make_motion(dir / "motion.mp4", 2));
+  ServerProcess server(dir / "data", dir / "server.log", dir / "models", {});
+  const int port = server.port();
+  ASSERT_NE(port, 0) << server.log();
+  httplib::Client c = client_for(port, kKey);
+  json health = get(c, "/health").body;
+  EXPECT_EQ(health["native_width"], 128) << health.dump();
+  EXPECT_EQ(health["native_height"], 64) << health.dump();
+  EXPECT_EQ(health["defaults"]["width"], 128) << health.dump();
+  EXPECT_EQ(health["defaults"]["height"], 64) << health.dump();
+  EXPECT_TRUE(health["defaults"]["size"].is_null()) << "a non-square default has no square size: " << health.dump();
+
+  Reply r = submit(c, upload);
+  ASSERT_EQ(r.status, 202) << r.raw;
+  json job = wait_for_job(c, r.body["id"], is_finished_status);
+  ASSERT_EQ(job["status"], "done") << job.dump();
+  EXPECT_EQ(job["params"]["width"], 128);
+  EXPECT_EQ(job["params"]["height"], 64);
+  DecodedVideo result = fetch_video(c, job["result_url"], dir / "result.mp4");
+  EXPECT_EQ(result.frames.sizes(), (at::IntArrayRef{2, 64, 128, 3}));
   EXPECT_EQ(server.terminate(), 0) << server.log();
 }
 

@@ -23,7 +23,7 @@ JobRecord sample_job(const std::string& id) {
   j.params.steps = 3;
   j.params.guidance = 2.5;
   j.params.seed = 18446744073709551615ull;  // the full uint64 range survives
-  j.params.size = 64;
+  j.params.set_size(64);
   j.params.prompt = "a \"quoted\" prompt, with unicode \xC3\xA9";
   j.source_name = "source.png";
   j.motion_name = "motion.mp4";
@@ -104,7 +104,8 @@ TEST(Validation, ParsesEveryFieldAndKeepsDefaults) {
   EXPECT_EQ(p.steps, 12);
   EXPECT_DOUBLE_EQ(p.guidance, 3.5);
   EXPECT_EQ(p.seed, 42u);
-  EXPECT_EQ(p.size, 128);
+  EXPECT_EQ(p.width, 128);
+  EXPECT_EQ(p.height, 128);
   EXPECT_EQ(p.prompt, "hi");
   EXPECT_EQ(p.context, JobParams{}.context);  // untouched
   EXPECT_EQ(p.overlap, JobParams{}.overlap);
@@ -122,6 +123,37 @@ TEST(Validation, TheOriginalsLIsItsOwnFieldDistinctFromContext) {
   EXPECT_EQ(job_params_from_json(nlohmann::json{{"steps", 3}}).length_multiple, 16);  // stored before L existed
   EXPECT_NE(param_error({{"L", "0"}}).find("L: must be an integer from 1 to 256"), std::string::npos);
   EXPECT_NE(param_error({{"L", "257"}}).find("L"), std::string::npos);
+}
+
+// A non-square default (the models' native size) is kept by a job that gives
+// no size and survives the store; a given size makes it square; a job stored
+// before width/height existed reads its "size".
+TEST(Validation, ANonSquareDefaultSizeIsKeptUnlessASizeIsGiven) {
+  JobParams defaults;
+  defaults.width = 128;
+  defaults.height = 64;
+  const JobParams kept = parse_job_params([](const std::string&) { return std::nullopt; }, defaults, Limits{});
+  EXPECT_EQ(kept.animation().width, 128);
+  EXPECT_EQ(kept.animation().height, 64);
+  const nlohmann::json stored = to_json(kept);
+  EXPECT_TRUE(stored["size"].is_null()) << stored.dump();
+  const JobParams back = job_params_from_json(stored);
+  EXPECT_EQ(back.width, 128);
+  EXPECT_EQ(back.height, 64);
+  const JobParams square = parse_job_params(
+      [](const std::string& name) -> std::optional<std::string> {
+        if (name == "size") return "256";
+        return std::nullopt;
+      },
+      defaults, Limits{});
+  EXPECT_EQ(square.width, 256);
+  EXPECT_EQ(square.height, 256);
+  EXPECT_EQ(to_json(square)["size"], 256);
+  const JobParams old = job_params_from_json(nlohmann::json{{"size", 96}});
+  EXPECT_EQ(old.width, 96);
+  EXPECT_EQ(old.height, 96);
+  defaults.height = 60;
+  EXPECT_THROW(check_job_params(defaults, Limits{}), RequestError);
 }
 
 TEST(Validation, NamesTheFieldAndTheRange) {

@@ -13,21 +13,13 @@
 #include "pipeline/animation.h"
 #include "serve/job.h"
 #include "util/device.h"
+#include "test_util.h"
 #include "util/error.h"
 
 namespace ma {
 namespace {
 
-// The ma::Error message of f(), or "" when it does not throw.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(ParseDevice, AcceptsCpu) { EXPECT_EQ(parse_device("cpu"), at::Device(at::kCPU)); }
 
@@ -91,14 +83,15 @@ TEST(Settings, ValidateNamesTheSetting) {
 TEST(Settings, ServerJobDefaultsAreTheEngines) {
   const serve::JobParams job;
   const AnimationParams engine;
-  EXPECT_EQ(job.size, engine.width);
+  EXPECT_EQ(job.width, engine.width);
+  EXPECT_EQ(job.height, engine.height);
   EXPECT_EQ(job.steps, engine.steps);
   EXPECT_EQ(job.guidance, engine.guidance);
   EXPECT_EQ(job.seed, engine.seed);
   EXPECT_EQ(job.context, engine.context);
   EXPECT_EQ(job.overlap, engine.overlap);
   serve::JobParams square;
-  square.size = 64;
+  square.set_size(64);
   square.steps = 3;
   const AnimationParams a = square.animation();
   EXPECT_EQ(a.width, 64);
