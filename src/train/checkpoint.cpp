@@ -131,6 +131,10 @@ std::string save_checkpoint(const std::string& out_dir, int64_t step, const Chec
     } else if (!src.paths.motion_module.empty()) {  // (the VAE stage of a folder without any: none)
       link_file(src.paths.motion_module, motion);
     }
+    if (c.native_size) {
+      write_native_size(tmp.string(), *c.native_size);
+      written(tmp / kModelInfoFile);
+    }
     fs::create_directories(tmp / "trainer_state");
     save_safetensors((tmp / "trainer_state" / "optimizer.safetensors").string(), c.optimizer);
     written(tmp / "trainer_state" / "optimizer.safetensors");

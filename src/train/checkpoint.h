@@ -7,6 +7,7 @@
 //   MagicAnimate/densepose_controlnet/  the same
 //   MagicAnimate/temporal_attention/temporal_attention.ckpt  written as a torch
 //                                     zip pickle {"state_dict": {motion_modules.*}} or a link
+//   magicanimate.json                 the training size, the folder's native size (animate's default)
 //   trainer_state/state.json          step, seed, options, the RNG/data-order scheme
 //   trainer_state/optimizer.safetensors  AdamW moments and steps by parameter name
 // Untouched parts are symlinks to the canonical source paths, never copies.
@@ -21,6 +22,7 @@
 #include <optional>
 #include <string>
 
+#include "weights/model_info.h"
 #include "weights/model_paths.h"
 #include "weights/tensor_map.h"
 
@@ -50,6 +52,7 @@ struct CheckpointContent {
   std::optional<TensorMap> motion_modules;
   TensorMap optimizer;
   nlohmann::json state;  // trainer_state/state.json
+  std::optional<NativeSize> native_size;  // magicanimate.json: the size it was trained at
 };
 
 std::string checkpoint_name(int64_t step);  // "checkpoint-<step>"

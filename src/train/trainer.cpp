@@ -492,6 +492,7 @@ void Trainer::Impl::validate(const std::string& checkpoint) const {
 CheckpointContent Trainer::Impl::checkpoint_content() const {
   CheckpointContent c;
   c.source = sources;
+  c.native_size = NativeSize{o.width, o.height};
   auto state_of = [](const nn::Module& m, bool motion) {
     TensorMap out;
     for (const nn::ParamInfo& p : m.state_entries())

@@ -11,6 +11,7 @@
 
 #include "data/dataset.h"
 #include "data/joint_sampler.h"
+#include "weights/model_info.h"
 #include "weights/model_paths.h"
 #include "weights/safetensors.h"
 #include "weights/torch_pickle_write.h"
@@ -591,6 +592,11 @@ TEST(Trainer, CheckpointIsAModelsFolder) {
   EXPECT_FALSE(fs::is_symlink(ckpt / "MagicAnimate/temporal_attention/temporal_attention.ckpt"));
   EXPECT_TRUE(fs::exists(out / "train.jsonl"));
   EXPECT_TRUE(fs::exists(out / "loss.svg"));
+  // It records the size it was trained at, animate's default for it.
+  const auto native = read_native_size(ckpt.string());
+  ASSERT_TRUE(native.has_value());
+  EXPECT_EQ(native->width, 64);
+  EXPECT_EQ(native->height, 64);
   // The release's checks pass on it and it has the trained motion modules.
   const ModelPaths paths = resolve_model_paths(ckpt.string());
   for (const PartCheck& part : check_model_parts(paths))
