@@ -47,7 +47,7 @@ done
 untrained="$work/untrained"
 if [[ ! -d "$untrained/checkpoint-1" ]]; then
   rm -rf "$untrained"
-  "$bin" train --stage 1 --models "$work/vae/latest" --data "$work/data/train" --out "$untrained" --size 64 \
+  "$bin" train --stage 1 --models "$work/vae-settle/latest" --data "$work/data/train" --out "$untrained" --size 64 \
     --trainable unet,appearance_encoder,controlnet --steps 1 --lr 0 --weight-decay 0 --seed 2 --threads 1 --quiet
 fi
 

@@ -1,5 +1,6 @@
 #include "bench/train_bench.h"
 
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard, at::GradMode (not via ATen.h on 2.x)
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>

@@ -1,5 +1,6 @@
 #include "models/block_checkpoint.h"
 
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard, at::GradMode (not via ATen.h on 2.x)
 #include <memory>
 
 #include "nn/checkpoint.h"
