@@ -7,20 +7,24 @@
 # Writes WORK/eval/<model>-<region>.json and prints a Markdown table
 # (docs/demo-model.md shows it).
 #
-# Usage: scripts/eval-demo.sh [--work DIR] [--models DIR] [--steps N]
+# Usage: scripts/eval-demo.sh [--work DIR] [--models DIR] [--steps N] [--clips N] [--frames N]
 #   --work DIR    the train-demo work folder (default: build/demo-train)
 #   --models DIR  the trained model (default: models/demo)
 #   --steps N     DDIM steps (default 25)
+#   --clips N     the first N held-out clips (default 8)
+#   --frames N    the first N frames of each (default 16)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$PWD"
-work="build/demo-train" models="models/demo" steps=25
+work="build/demo-train" models="models/demo" steps=25 clips=8 frames=16
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --work) work="$2"; shift 2 ;;
     --models) models="$2"; shift 2 ;;
     --steps) steps="$2"; shift 2 ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    --clips) clips="$2"; shift 2 ;;
+    --frames) frames="$2"; shift 2 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "eval-demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -30,31 +34,34 @@ heldout="$work/data/heldout"
 ev="$work/eval"
 mkdir -p "$ev"
 
-# Ground truth and masks in eval's layout: <clip>/<frame>.png.
+# Ground truth and masks in eval's layout: <clip>/<frame>.png, the first --frames of the first --clips.
 rm -rf "$ev/gt" "$ev/masks" "$ev/pred/reference-copy"
 mkdir -p "$ev/gt" "$ev/masks" "$ev/pred/reference-copy"
-for clip in "$heldout"/*/; do
-  name="$(basename "$clip")"
-  ln -s "$(cd "$clip/images" && pwd)" "$ev/gt/$name"
-  ln -s "$(cd "$clip/masks" && pwd)" "$ev/masks/$name"
-  # Baseline: the reference (frame 0) repeated for every frame.
-  mkdir -p "$ev/pred/reference-copy/$name"
-  for f in "$clip"/images/*.png; do ln -s "$(cd "$clip/images" && pwd)/0000.png" "$ev/pred/reference-copy/$name/$(basename "$f")"; done
+: >"$ev/videos.txt"
+for clip in $(find "$heldout" -mindepth 1 -maxdepth 1 -type d | sort | head -n "$clips"); do
+  name="$(basename "$clip")" src="$(cd "$clip" && pwd)"
+  echo "$name" >>"$ev/videos.txt"
+  mkdir -p "$ev/gt/$name" "$ev/masks/$name" "$ev/pred/reference-copy/$name"
+  for f in $(ls "$src/images" | sort | head -n "$frames"); do
+    ln -s "$src/images/$f" "$ev/gt/$name/$f"
+    ln -s "$src/masks/$f" "$ev/masks/$name/$f"
+    ln -s "$src/images/0000.png" "$ev/pred/reference-copy/$name/$f"  # baseline: the reference repeated
+  done
 done
 
 # Baseline: the untrained networks, exactly as stage 1 started them (one step
-# at learning rate 0 writes them out), with the trained VAE.
+# at learning rate 1e-30, too small to move an fp32 weight, writes them out), with the trained VAE.
 untrained="$work/untrained"
 if [[ ! -d "$untrained/checkpoint-1" ]]; then
   rm -rf "$untrained"
   "$bin" train --stage 1 --models "$work/vae-settle/latest" --data "$work/data/train" --out "$untrained" --size 64 \
-    --trainable unet,appearance_encoder,controlnet --steps 1 --lr 0 --weight-decay 0 --seed 2 --threads 1 --quiet
+    --trainable unet,appearance_encoder,controlnet --steps 1 --lr 1e-30 --weight-decay 0 --seed 2 --threads 1 --quiet
 fi
 
 animate() {  # NAME MODELS
   rm -rf "$ev/pred/$1"
-  "$bin" animate --dataset "$heldout" --models "$2" --out "$ev/pred/$1" --size 64 --steps "$steps" --context 8 \
-    --seed 1 --quiet
+  "$bin" animate --dataset "$heldout" --videos "$ev/videos.txt" --max-frames "$frames" --models "$2" \
+    --out "$ev/pred/$1" --size 64 --steps "$steps" --context 8 --seed 1 --quiet
 }
 animate trained "$models"
 animate untrained "$untrained/checkpoint-1"

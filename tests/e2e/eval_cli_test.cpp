@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "media/image.h"
 #include "eval/frechet.h"
 #include "weights/weights.h"
 #include "test_util.h"
@@ -110,6 +111,37 @@ TEST(EvalCli, FolderOfVideosAndMask) {
   double ssim = 0;
   for (const auto& f : goldens_part("frames")) ssim += f["masked"]["ssim"].get<double>() / 4;
   EXPECT_NEAR(out["ssim"].get<double>(), ssim, 1e-9);
+}
+
+// --mask-union-first: frame i counts its own mask and frame 0's. The
+// prediction differs from the truth only inside frame 0's mask, so frames 1
+// and 2 (masks elsewhere) score 0 without it and more than 0 with it.
+TEST(EvalCli, MaskUnionFirstAddsTheReferencesRegion) {
+  test::TempDir dir;
+  for (const char* set : {"pred/v", "gt/v", "mask/v"}) fs::create_directories(dir / set);
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = "/v/" + std::to_string(i) + ".png";
+    at::Tensor gt = at::full({32, 32, 3}, 100, at::kByte), pred = gt.clone(), mask = at::zeros({32, 32, 3}, at::kByte);
+    pred.slice(0, 0, 8).slice(1, 0, 8).fill_(200);                                 // the error: top left
+    (i == 0 ? mask.slice(0, 0, 8).slice(1, 0, 8) : mask.slice(0, 20, 30).slice(1, 20, 30)).fill_(255);
+    write_png(dir / ("gt" + name), gt);
+    write_png(dir / ("pred" + name), pred);
+    write_png(dir / ("mask" + name), mask);
+  }
+  auto l1 = [&](bool with_first) {
+    std::vector<std::string> args{"--pred", dir / "pred", "--gt", dir / "gt", "--mask", dir / "mask", "--metrics", "l1", "--json"};
+    if (with_first) args.push_back("--mask-union-first");
+    CliResult r = run_eval(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out).at("l1").get<double>();
+  };
+  const double plain = l1(false), united = l1(true);
+  EXPECT_GT(plain, 0);
+  // Frame 0 alone has the error without the flag; all three have it with it
+  // (frames 1-2 over a larger region, so less than 3x).
+  EXPECT_GT(united, 1.5 * plain);
+  expect_one_line_error(run_eval({"--pred", dir / "pred", "--gt", dir / "gt", "--mask-union-first"}),
+                        "--mask-union-first needs --mask");
 }
 
 TEST(EvalCli, BadInputIsOneLine) {
