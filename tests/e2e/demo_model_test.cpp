@@ -59,7 +59,8 @@ TEST(DemoModel, AnimationBeatsRepeatingTheReference) {
   for (const auto& e : fs::directory_iterator(clip + "/images")) fs::copy_file(clip + "/images/0000.png", fs::path(copy) / e.path().filename());
   const double model = masked_psnr(pred, clip), reference = masked_psnr(copy, clip);
   std::cout << "masked PSNR: demo model " << model << " dB, reference copy " << reference << " dB\n";
-  // Measured MEASURED; asserted: at least 1 dB better.
+  // Measured on the first, unshipped run (docs/demo-model.md): 27.9 dB against 33.8, a
+  // failure. Asserted for the model that ships: at least 1 dB better than the copy.
   EXPECT_GT(model, reference + 1.0);
 }
 
