@@ -58,11 +58,7 @@ at::Generator sample_generator(uint64_t seed, int64_t step, int64_t slot) {
 // A part folder with its config and a weight file (what the resolver finds).
 bool has_part_weights(const fs::path& dir) {
   std::error_code ec;
-  if (!fs::is_regular_file(dir / "config.json", ec)) return false;
-  for (const char* name : {"diffusion_pytorch_model.safetensors", "model.safetensors", "diffusion_pytorch_model.bin",
-                           "pytorch_model.bin", "diffusion_pytorch_model.fp16.safetensors"})
-    if (fs::is_regular_file(dir / name, ec)) return true;
-  return false;
+  return fs::is_regular_file(dir / "config.json", ec) && !find_weight_file(dir.string()).empty();
 }
 
 std::string join(const std::vector<std::string>& v, const char* sep) {
@@ -77,8 +73,9 @@ const std::vector<std::string> kPartNames = {"appearance_encoder", "controlnet",
 
 nlohmann::json stage_id(const TrainOptions& o) { return o.vae ? nlohmann::json("vae") : nlohmann::json(o.sampler.stage); }
 
-std::vector<std::string> default_trainable(int stage) {
-  if (stage == 1) return {"appearance_encoder", "controlnet"};
+std::vector<std::string> default_trainable(const TrainOptions& o) {
+  if (o.vae) return {"vae"};
+  if (o.sampler.stage == 1) return {"appearance_encoder", "controlnet"};
   return {"motion_modules"};
 }
 
@@ -138,6 +135,7 @@ struct Trainer::Impl {
   bool journal_synced = false;                      // train.jsonl rewritten by this process yet
   std::vector<std::string> weights_digest;          // every rank's, checked at the last save
   double latent_std = 0;                            // the VAE stage: at the last save
+  at::Tensor calibration;                           // the VAE stage: calibration_images(), loaded at the first save
   bool app_from_unet = false, ctl_from_unet = false;  // those parts have no files of their own
 
   void info(const std::string& s) const {
@@ -250,6 +248,7 @@ void Trainer::Impl::load_models() {
   vae = load_vae(paths, weights);
   const UNetConfig base = UNetConfig::from_json(unet_config, paths.unet_config);
   TensorMap unet_weights;
+  const std::string unet_source = paths.unet_weights.empty() ? "fresh unet" : paths.unet_weights;  // for load errors
   if (paths.unet_weights.empty()) {
     // A base UNet trained from scratch (--trainable unet): PyTorch's default
     // initialisation; the appearance encoder and ControlNet copy it as usual.
@@ -282,13 +281,13 @@ void Trainer::Impl::load_models() {
   if (o.sampler.stage == 1) {
     if (!paths.motion_module.empty()) passed_motion_modules = load_weights(paths.motion_module, weights);
     unet = std::make_unique<UNetModel>(base, UNetKind::kImage);
-    load_module(*unet, unet_weights, weights, paths.unet_weights.empty() ? "fresh unet" : paths.unet_weights);
+    load_module(*unet, unet_weights, weights, unet_source);
   } else if (paths.motion_module.empty()) {
     unet = std::make_unique<UNetModel>(base, UNetKind::kVideo);
     nn::LoadOptions lo;
     lo.tensor = weights;
     lo.allow_missing = true;  // the motion modules, initialised next
-    nn::require_ok(nn::load_state_dict(*unet, unet_weights, lo), paths.unet_weights.empty() ? "fresh unet" : paths.unet_weights);
+    nn::require_ok(nn::load_state_dict(*unet, unet_weights, lo), unet_source);
     init_motion_modules(*unet, weights, o.seed);
   } else {
     unet = load_unet3d(paths, weights);
@@ -634,8 +633,7 @@ Trainer::Trainer(const TrainOptions& options, const TrainCallbacks& callbacks,
   sc.scaled_linear = m.o.scaled_linear;
   m.schedule = NoiseSchedule(sc);
   m.models_dir = checkpoint.empty() ? m.o.models : checkpoint;
-  const std::vector<std::string> parts =
-      !m.o.trainable.empty() ? m.o.trainable : m.o.vae ? std::vector<std::string>{"vae"} : default_trainable(m.o.sampler.stage);
+  const std::vector<std::string> parts = !m.o.trainable.empty() ? m.o.trainable : default_trainable(m.o);
   m.trainable.insert(parts.begin(), parts.end());
   m.resolve_models();
   m.sources = resolve_checkpoint_sources(m.paths);
@@ -720,8 +718,11 @@ std::string Trainer::save() {
   Impl& m = *impl_;
   if (m.dp.world() > 1) m.weights_digest = m.dp.check_in_sync(m.optimizer->parameters(), m.step);
   std::string dir = (fs::path(m.o.out) / checkpoint_name(m.step)).string();
-  if (m.o.vae) m.latent_std = latent_std(*m.vae, m.calibration_images());
   if (m.dp.leader()) {
+    if (m.o.vae) {  // (only rank 0 writes the calibrated VAE)
+      if (!m.calibration.defined()) m.calibration = m.calibration_images();
+      m.latent_std = latent_std(*m.vae, m.calibration);
+    }
     dir = save_checkpoint(m.o.out, m.step, m.checkpoint_content(), m.o.keep, m.cb.on_checkpoint_file);
     const std::string svg = loss_svg(m.history);
     write_file_atomically((fs::path(m.o.out) / "loss.svg").string(), svg.data(), svg.size());

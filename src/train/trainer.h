@@ -57,9 +57,9 @@ struct TrainOptions {
   int64_t validate_every = 0;
 };
 
-// Part names for --trainable, and each stage's default set.
+// Part names for --trainable, and each stage's default set (the VAE stage: vae).
 extern const std::vector<std::string> kPartNames;  // appearance_encoder, controlnet, unet, motion_modules, vae
-std::vector<std::string> default_trainable(int stage);
+std::vector<std::string> default_trainable(const TrainOptions& o);
 // "vae" for the VAE stage, else 1 or 2 (trainer_state/state.json's "stage").
 nlohmann::json stage_id(const TrainOptions& o);
 

@@ -40,8 +40,7 @@ class Resolver {
   explicit Resolver(bool weights_optional) : weights_optional_(weights_optional) {}
 
   std::string weights(const std::string& part, const fs::path& dir) {
-    for (const char* name : kWeightNames)
-      if (is_file(dir / name)) return (dir / name).string();
+    if (std::string found = find_weight_file(dir.string()); !found.empty()) return found;
     if (weights_optional_) return {};
     std::string tried;
     for (const char* name : kWeightNames) tried += std::string(tried.empty() ? "" : "|") + name;
@@ -66,6 +65,12 @@ fs::path pick(const std::string& override_path, const fs::path& fallback) {
 }
 
 }  // namespace
+
+std::string find_weight_file(const std::string& dir) {
+  for (const char* name : kWeightNames)
+    if (is_file(fs::path(dir) / name)) return (fs::path(dir) / name).string();
+  return {};
+}
 
 ModelPaths resolve_model_paths(const std::string& models_dir, const ModelPathOverrides& overrides) {
   const fs::path root(models_dir);

@@ -37,4 +37,8 @@ struct ModelPathOverrides {
 // listing every missing file and where it looked.
 ModelPaths resolve_model_paths(const std::string& models_dir, const ModelPathOverrides& overrides = {});
 
+// The weight file resolve_model_paths picks in a part folder (the first of
+// the names above that exists), or "" when it has none.
+std::string find_weight_file(const std::string& dir);
+
 }  // namespace ma

@@ -72,7 +72,9 @@ TEST(VaeStage, FreshVaeLearnsAndIsSavedCalibrated) {
   o.optim.lr = 2e-3;
   std::vector<double> losses;
   {
-    train::Trainer t(o, {nullptr, [&](const train::StepReport& r) { losses.push_back(r.loss); }});
+    train::TrainCallbacks cb;
+    cb.step = [&](const train::StepReport& r) { losses.push_back(r.loss); };
+    train::Trainer t(o, cb);
     for (const auto& p : t.trainable_parameters()) EXPECT_EQ(p.name.rfind("vae.", 0), 0u) << p.name;
     t.run();
   }
@@ -102,7 +104,9 @@ TEST(VaeStage, FreshVaeLearnsAndIsSavedCalibrated) {
   EXPECT_LT((a - b).abs().max().item<double>(), 1e-4);
   // A models folder: the checks pass on the written VAE.
   for (const PartCheck& part : check_model_parts(resolve_model_paths(ckpt.string())))
-    if (part.part == "vae") EXPECT_TRUE(part.problems.empty()) << part.problems[0];
+    if (part.part == "vae") {
+      EXPECT_TRUE(part.problems.empty()) << part.problems[0];
+    }
 }
 
 TEST(VaeStage, ResumeEqualsStraightRun) {
