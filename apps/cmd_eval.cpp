@@ -81,7 +81,7 @@ void print_table(const eval::EvalReport& r) {
 Action add_eval_command(CLI::App& app) {
   struct Options {
     std::string pred, gt, metrics, protocol = "disco", weights, mask, per_frame, prepare_gt, out;
-    bool mask_union_first = false;
+    bool mask_union_first = false, skip_first = false;
     bool json = false;
   };
   auto opt = std::make_shared<Options>();
@@ -101,6 +101,9 @@ Action add_eval_command(CLI::App& app) {
   sub->add_flag("--mask-union-first", opt->mask_union_first,
                 "With --mask: count each frame's mask united with its video's first mask (the reference's person, "
                 "when the first frame is the reference)");
+  sub->add_flag("--skip-first", opt->skip_first,
+                "Do not score each video's first frame (when it is the reference, the model's own input; its mask "
+                "still counts for --mask-union-first)");
   sub->add_flag("--json", opt->json, "Print one JSON object instead of a table");
   sub->add_option("--per-frame", opt->per_frame, "Also write each frame's values to this CSV file");
   sub->add_option("--prepare-gt", opt->prepare_gt,
@@ -122,6 +125,7 @@ Action add_eval_command(CLI::App& app) {
     o.weights_dir = opt->weights;
     o.mask_path = opt->mask;
     o.mask_union_first = opt->mask_union_first;
+    o.skip_first = opt->skip_first;
     if (o.mask_union_first && o.mask_path.empty()) throw Error("--mask-union-first needs --mask");
     const eval::EvalReport r = eval::evaluate(opt->pred, opt->gt, o);
     for (const std::string& line : r.refused) std::cerr << "magicanimate: error: " << line << "\n";

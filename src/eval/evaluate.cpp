@@ -159,7 +159,7 @@ EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, co
     at::Tensor first_region;  // --mask-union-first
     if (mk && options.mask_union_first && n > 0) first_region = mask_of(mk->frame(0));
     std::vector<at::Tensor> pred_video, gt_video;  // video metrics: each frame at its own size
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = options.skip_first ? 1 : 0; i < n; ++i) {
       const at::Tensor gt_frame = g.frame(i);
       at::Tensor pred_frame = p.frame(i);
       if (video_metrics) {
@@ -202,8 +202,13 @@ EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, co
       report.per_frame.push_back(std::move(row));
     }
     if (video_metrics) {
-      pred_videos.add_video(pred_video, pair.pred->frame_names);
-      gt_videos.add_video(gt_video, pair.gt->frame_names);
+      // The names of the frames scored (video files have none: they pair by position).
+      auto scored_names = [&](const std::vector<std::string>& names) {
+        const size_t skip = options.skip_first && !names.empty() ? 1 : 0;
+        return std::vector<std::string>(names.begin() + static_cast<std::ptrdiff_t>(skip), names.end());
+      };
+      pred_videos.add_video(pred_video, scored_names(pair.pred->frame_names));
+      gt_videos.add_video(gt_video, scored_names(pair.gt->frame_names));
     }
     ++report.videos;
   }

@@ -22,6 +22,10 @@ struct EvalOptions {
   // as the reference, the region covers where the person is and where a copied
   // (or misplaced) reference person would be.
   bool mask_union_first = false;
+  // The first frame of each video is not scored (every metric): with the first
+  // frame as the reference it is the model's input, and a method that repeats
+  // it would score a perfect frame. Its mask still joins --mask-union-first.
+  bool skip_first = false;
 };
 
 struct FrameScores {

@@ -142,6 +142,21 @@ TEST(EvalCli, MaskUnionFirstAddsTheReferencesRegion) {
   EXPECT_GT(united, 1.5 * plain);
   expect_one_line_error(run_eval({"--pred", dir / "pred", "--gt", dir / "gt", "--mask-union-first"}),
                         "--mask-union-first needs --mask");
+
+  // --skip-first: frame 0 (the reference) is not scored, but its mask still joins
+  // the union. Frames 1-2's own masks miss the error; united with frame 0's they hold it.
+  auto skipped = [&](bool with_first) {
+    std::vector<std::string> args{"--pred", dir / "pred", "--gt", dir / "gt", "--mask", dir / "mask",
+                                  "--metrics", "l1", "--skip-first", "--json"};
+    if (with_first) args.push_back("--mask-union-first");
+    CliResult r = run_eval(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j.at("frames").get<int>(), 2);
+    return j.at("l1").get<double>();
+  };
+  EXPECT_EQ(skipped(false), 0.0);
+  EXPECT_GT(skipped(true), 0.0);
 }
 
 TEST(EvalCli, BadInputIsOneLine) {
