@@ -15,7 +15,9 @@ folder first and point --original / --diffusers at it, e.g.
 
 Runs on Debian's python3-torch (1.13, CPU) with python3-numpy, python3-pil,
 python3-tqdm, python3-regex, python3-requests, python3-packaging and
-python3-filelock (diffusers checks those at import). Packages Debian lacks
+python3-filelock (diffusers checks those at import), python3-omegaconf,
+python3-imageio and python3-torchvision (the original's utils/util.py imports
+them). The setup and the model loading live in original_pipeline.py. Packages Debian lacks
 are replaced by the shims of original_shims.py (next to this script),
 transformers' CLIP tokenizer and text model included.
 The pipeline runs as the original's demo does (pipeline_animation.py's
@@ -29,14 +31,12 @@ import argparse
 import json
 import os
 import sys
-import tempfile
-import textwrap
 
 import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from original_shims import install_shims, install_stable_baddbmm  # noqa: E402
+from original_pipeline import load_original_models, setup_original  # noqa: E402
 
 
 # -------------------------------------------------------------- inputs -----
@@ -67,69 +67,13 @@ def main():
                     help="write only case.json and a golden with the inputs, the noise and every step's tensors")
     args = ap.parse_args()
 
-    import importlib.util
-    install_shims(tempfile.mkdtemp(prefix="ma_shims_"), need_tqdm=importlib.util.find_spec("tqdm") is None,
-                  need_transformers=True)
-    sys.path.insert(0, args.diffusers)
-    sys.path.insert(0, args.original)
-    import torch
-    torch.set_grad_enabled(False)
-    torch.Tensor.cuda = lambda self, *a, **k: self  # pipeline_animation.py:652/654 (CPU-only here)
-    install_stable_baddbmm(torch)  # beta=0 reads torch.empty() on 1.13: see original_shims.py
-
-    from omegaconf import OmegaConf
-    from diffusers import AutoencoderKL, DDIMScheduler
-    from transformers import CLIPTextModel, CLIPTokenizer
+    torch = setup_original(args.original, args.diffusers)
     from safetensors import write as write_safetensors
-    from magicanimate.models.unet_controlnet import UNet3DConditionModel
-    from magicanimate.models.controlnet import ControlNetModel
-    from magicanimate.models.appearance_encoder import AppearanceEncoderModel
-    from magicanimate.pipelines.pipeline_animation import AnimationPipeline
 
-    # The original's inference config (configs/inference/inference.yaml), as animation.py reads it.
-    inference = OmegaConf.create(textwrap.dedent("""
-        unet_additional_kwargs:
-          unet_use_cross_frame_attention: false
-          unet_use_temporal_attention: false
-          use_motion_module: true
-          motion_module_resolutions: [1, 2, 4, 8]
-          motion_module_mid_block: false
-          motion_module_decoder_only: false
-          motion_module_type: Vanilla
-          motion_module_kwargs:
-            num_attention_heads: 8
-            num_transformer_block: 1
-            attention_block_types: [Temporal_Self, Temporal_Self]
-            temporal_position_encoding: true
-            temporal_position_encoding_max_len: 24
-            temporal_attention_dim_div: 1
-        noise_scheduler_kwargs:
-          beta_start: 0.00085
-          beta_end: 0.012
-          beta_schedule: "linear"
-        """))
-
-    # Model loading as animation.py:75-138 does it (float32, no xformers).
-    m = os.path.abspath(args.models)
-    sd = os.path.join(m, "stable-diffusion-v1-5")
-    tokenizer = CLIPTokenizer.from_pretrained(sd, subfolder="tokenizer")
-    text_encoder = CLIPTextModel.from_pretrained(sd, subfolder="text_encoder")
-    unet = UNet3DConditionModel.from_pretrained_2d(
-        sd, subfolder="unet", unet_additional_kwargs=OmegaConf.to_container(inference.unet_additional_kwargs))
-    appearance_encoder = AppearanceEncoderModel.from_pretrained(os.path.join(m, "MagicAnimate"),
-                                                                subfolder="appearance_encoder")
-    vae = AutoencoderKL.from_pretrained(os.path.join(m, "sd-vae-ft-mse"))
-    controlnet = ControlNetModel.from_pretrained(os.path.join(m, "MagicAnimate", "densepose_controlnet"))
-    pipeline = AnimationPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                 controlnet=controlnet,
-                                 scheduler=DDIMScheduler(**OmegaConf.to_container(inference.noise_scheduler_kwargs)))
-    mm = torch.load(os.path.join(m, "MagicAnimate", "temporal_attention", "temporal_attention.ckpt"),
-                    map_location="cpu")
-    mm = mm["state_dict"] if "state_dict" in mm else mm
-    missing, unexpected = pipeline.unet.load_state_dict(mm, strict=False)
-    assert not unexpected, unexpected
-    for mod in (vae, unet, text_encoder, appearance_encoder, controlnet):
-        mod.eval()
+    # Model loading as animation.py:75-138 does it (float32, no xformers): original_pipeline.py.
+    models = load_original_models(args.models)
+    text_encoder, controlnet, pipeline = models.text_encoder, models.controlnet, models.pipeline
+    appearance_encoder = models.appearance_encoder
 
     # Inputs as animation.py:174-194: the motion padded with its last frame to a multiple of L.
     source, control = load_inputs(args.inputs, args.frames)
