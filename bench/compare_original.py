@@ -215,15 +215,28 @@ def run_pipeline(torch, models, source, control, steps, context, stop_after_step
     return rec
 
 
+def loaded_blas(torch):
+    """The BLAS library this process maps once a matmul ran (Debian's torch
+    reaches it through libblas.so.3, the alternatives system's choice)."""
+    torch.mm(torch.ones(64, 64), torch.ones(64, 64))
+    found = None
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1] if "/" in line else ""
+            if any(n in path for n in ("openblas", "libmkl", "libblis")):
+                return os.path.realpath(path)
+            if found is None and "libblas" in path:
+                found = os.path.realpath(path)
+    return found or "unknown"
+
+
 def worker(args):
     sys.path.insert(0, GEN)
     from original_pipeline import load_original_models, setup_original
     torch = setup_original(args.original, args.diffusers)
     torch.set_num_threads(args.threads)
     import numpy as np
-    import re
-    blas = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
-    result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas.group(1) if blas else "?"}
+    result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": loaded_blas(torch)}
     t0 = time.perf_counter()
     models = load_original_models(args.models)
     result["load_seconds"] = time.perf_counter() - t0
@@ -481,7 +494,7 @@ def table(r):
         "- date: %s" % r["date"],
         "- work: %dx%d, %d frames (window of %d, CFG), %d DDIM step(s), context %d; models: %s"
         % (r["size"], r["size"], f, f, r["steps"], r["context"], r["models"]),
-        "- original: magic-animate + diffusers 0.21.4 on torch %s (Python %s, BLAS_INFO %s), float32; "
+        "- original: magic-animate + diffusers 0.21.4 on torch %s (Python %s, BLAS %s), float32; "
         "ours: libtorch %s (BLAS %s), float32" % (r["torch"], r["python"], r["torch_blas"], r["libtorch"], r["blas"]),
         "",
         "| component | original s | ours s | original/ours | original peak RSS MB | ours peak RSS MB |",

@@ -11,7 +11,7 @@ what the original's code path needs:
   - transformers (optional): CLIPTokenizer for the empty prompt only and
     CLIPTextModel in plain torch (the Hugging Face CLIP text transformer:
     causal self-attention, quick_gelu MLP, final layer norm) reading
-    model.safetensors;
+    model.safetensors (or pytorch_model.bin without it);
   - tqdm (optional): a pass-through progress bar.
 """
 import os
@@ -234,7 +234,10 @@ class CLIPTextModel(nn.Module):
         from safetensors.torch import load_file
         d = os.path.join(path, subfolder or "")
         m = cls(json.load(open(os.path.join(d, "config.json"))))
-        sd = {k.replace("text_model.", "", 1): v for k, v in load_file(os.path.join(d, "model.safetensors")).items()}
+        st = os.path.join(d, "model.safetensors")
+        weights = load_file(st) if os.path.exists(st) else torch.load(os.path.join(d, "pytorch_model.bin"),
+                                                                       map_location="cpu")
+        sd = {k.replace("text_model.", "", 1): v for k, v in weights.items()}
         sd = {k: v for k, v in sd.items() if k != "embeddings.position_ids"}
         m.load_state_dict(sd, strict=True)
         return m.eval()
