@@ -312,9 +312,13 @@ def worker(args):
     z = torch.randn((1, 4, n, lat, lat), generator=g)
     measure("vae_decode_frame", n, lambda: pipe.decode_latents(z, 0))
 
-    rec = run_pipeline(torch, models, source, control[:2 * f], 1, args.context, True)
+    # The steps use windows of F frames, as bench's (whatever --context the end-to-end run has).
+    rec = run_pipeline(torch, models, source, control[:2 * f], 1, f, True)
     comps["denoise_step_2F"] = {"seconds": rec["step_seconds"], "peak_rss_mb": rec["peak_mb"]}
     result["unet_calls_step_2F"] = rec["unet_calls"][0] if rec["unet_calls"] else None
+    if args.context != f:  # else the end-to-end run's first step is the F-frame step, as in bench
+        rec = run_pipeline(torch, models, source, control[:f], 1, f, True)
+        comps["denoise_step_F"] = {"seconds": rec["step_seconds"], "peak_rss_mb": rec["peak_mb"]}
     result["components"] = comps
     with open(args.result, "w") as out:
         json.dump(result, out)
@@ -455,7 +459,8 @@ def parent(args):
         with open(e2e_json) as fh:
             oe = json.load(fh)
         orig = dict(oc["components"])
-        orig["denoise_step_F"] = oe["denoise_step_F"]
+        if "denoise_step_F" not in orig:
+            orig["denoise_step_F"] = oe["denoise_step_F"]
         orig["end_to_end"] = {"seconds": oe["end_to_end"]["seconds"], "peak_rss_mb": orss}
         orig["process"] = {"seconds": owall, "peak_rss_mb": orss}
         for side in (ours, orig):
@@ -485,15 +490,19 @@ def parent(args):
             shutil.rmtree(work, ignore_errors=True)
 
 
+def shown_path(path):
+    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
+
+
 def table(r):
     f = r["frames"]
     lines = [
         "### MagicAnimate: the original (PyTorch) and magicanimate.cpp side by side",
         "",
-        "- CPU: %s (%s cores), %d threads each side" % (r["cpu"], r["cores"], r["threads"]),
+        "- CPU: %s (%s cores); threads: %d each side" % (r["cpu"], r["cores"], r["threads"]),
         "- date: %s" % r["date"],
         "- work: %dx%d, %d frames (window of %d, CFG), %d DDIM step(s), context %d; models: %s"
-        % (r["size"], r["size"], f, f, r["steps"], r["context"], r["models"]),
+        % (r["size"], r["size"], f, f, r["steps"], r["context"], shown_path(r["models"])),
         "- original: magic-animate + diffusers 0.21.4 on torch %s (Python %s, BLAS %s), float32; "
         "ours: libtorch %s (BLAS %s), float32" % (r["torch"], r["python"], r["torch_blas"], r["libtorch"], r["blas"]),
         "",
@@ -515,9 +524,10 @@ def table(r):
         "ran (weights included); end-to-end peak RSS is that of a separate process loading the models and running "
         "once (ours: `magicanimate animate`, the original: AnimationPipeline.__call__). The end-to-end seconds "
         "exclude model loading (ours: from %s); the whole-process row includes interpreter start, imports and "
-        "loading. The original's UNet calls per denoising step: %s (%d frames), %s (%d frames)."
+        "loading. The original's UNet calls per step: %s in the end-to-end run (%d frames, windows of %d), %s in the "
+        "%d-frame step."
         % (f, d["ours"], d["ours"], d["original"], r["ours_end_to_end_from"],
-           ", ".join(str(c) for c in r["original_unet_calls_per_step"] or []), f,
+           ", ".join(str(c) for c in r["original_unet_calls_per_step"] or []), f, r["context"],
            r["original_unet_calls_step_2F"], 2 * f),
     ]
     return "\n".join(lines)
