@@ -235,7 +235,6 @@ def worker(args):
     from original_pipeline import load_original_models, setup_original
     torch = setup_original(args.original, args.diffusers)
     torch.set_num_threads(args.threads)
-    import numpy as np
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": loaded_blas(torch)}
     t0 = time.perf_counter()
     models = load_original_models(args.models)
@@ -306,7 +305,7 @@ def worker(args):
         return out
     measure("unet3d_window", 1, unet_window)
     writer.clear()
-    del down, mid, cache, down_r, mid_r
+    del down, mid, cache
 
     n = args.decode_frames or f
     z = torch.randn((1, 4, n, lat, lat), generator=g)
