@@ -69,8 +69,8 @@ animate untrained "$untrained/checkpoint-1"
 echo "| model | L1 | PSNR | SSIM | masked L1 | masked PSNR | masked SSIM |"
 echo "|---|---|---|---|---|---|---|"
 for m in trained untrained reference-copy; do
-  "$bin" eval --pred "$ev/pred/$m" --gt "$ev/gt" --metrics l1,psnr,ssim --json >"$ev/$m-frame.json"
-  "$bin" eval --pred "$ev/pred/$m" --gt "$ev/gt" --metrics l1,psnr,ssim --mask "$ev/masks" --mask-union-first \
+  "$bin" eval --pred "$ev/pred/$m" --gt "$ev/gt" --metrics l1,psnr,ssim --protocol fixed --skip-first --json >"$ev/$m-frame.json"
+  "$bin" eval --pred "$ev/pred/$m" --gt "$ev/gt" --metrics l1,psnr,ssim --protocol fixed --skip-first --mask "$ev/masks" --mask-union-first \
     --json >"$ev/$m-masked.json"
   row="| $m"
   for region in frame masked; do

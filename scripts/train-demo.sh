@@ -42,7 +42,7 @@ mkdir -p "$work"
 # at these sizes a second thread in one process gains little, a second process
 # nearly doubles the throughput.
 size=64
-vae_steps=1000 vae_settle_steps=300 stage1_steps=2000 stage2_steps=400
+vae_steps=10000 vae_settle_steps=1000 stage1_steps=6000 stage2_steps=400
 [[ "$nproc" == 1 || "$nproc" == 2 ]] || { echo "train-demo: --nproc must be 1 or 2 (a step's samples are split evenly)" >&2; exit 2; }
 
 timed() {  # NAME COMMAND...: runs it and appends "NAME seconds" to WORK/times.txt
@@ -90,17 +90,17 @@ if [[ ! -d "$init" ]]; then
 fi
 
 # 3. The KL-VAE from scratch (reconstruction + KL), calibrated at each save.
-stage vae "$vae_steps" --stage vae --models "$init" --batch $((8 / nproc)) --lr 1e-3 --warmup 50 --save-every 250 --keep 2 --seed 1
-# ... then 300 steps at a tenth of the learning rate from it (the optimiser has no decay
+stage vae "$vae_steps" --stage vae --models "$init" --batch $((8 / nproc)) --lr 1e-3 --warmup 50 --save-every 500 --keep 2 --seed 1
+# ... then 1000 steps at a tenth of the learning rate from it (the optimiser has no decay
 # schedule: this is the step down), which settles the colours.
 stage vae-settle "$vae_settle_steps" --stage vae --models "$work/vae/checkpoint-$vae_steps" --batch $((8 / nproc)) \
-  --lr 1e-4 --save-every 100 --keep 2 --seed 4
+  --lr 1e-4 --save-every 250 --keep 2 --seed 4
 vae="$work/vae-settle/checkpoint-$vae_settle_steps"
 stop_after vae
 
 # 4. Stage 1 with the base UNet: UNet, appearance encoder and ControlNet from scratch.
 stage stage1 "$stage1_steps" --stage 1 --models "$vae" \
-  --trainable unet,appearance_encoder,controlnet --batch $((8 / nproc)) --lr 1.5e-4 --warmup 100 --save-every 250 --keep 2 --seed 2
+  --trainable unet,appearance_encoder,controlnet --batch $((8 / nproc)) --lr 2e-4 --warmup 100 --save-every 500 --keep 2 --seed 2
 stop_after stage1
 
 # 5. Stage 2: the motion modules alone, on 8-frame clips.
