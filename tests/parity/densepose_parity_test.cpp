@@ -103,21 +103,43 @@ TEST_P(DensePoseParity, MatchesDetectron2FrameByFrame) {
     test::expect_close(out.fine_segm, c.expected.at(p + "fine_segm"), chart_tol, "fine_segm");
     test::expect_close(out.u, c.expected.at(p + "u"), chart_tol, "u");
     test::expect_close(out.v, c.expected.at(p + "v"), chart_tol, "v");
-    // Per-box IUV from our own chart outputs: labels are argmaxes, so identical unless two
-    // logits tie within the error above (the fixture has none).
+    // Per-box IUV. From the fixture's own chart outputs it must be exact: that checks
+    // chart_to_iuv alone.
+    densepose::DensePoseOutput theirs = out;
+    theirs.boxes = want_boxes;
+    theirs.coarse_segm = c.expected.at(p + "coarse_segm");
+    theirs.fine_segm = c.expected.at(p + "fine_segm");
+    theirs.u = c.expected.at(p + "u");
+    theirs.v = c.expected.at(p + "v");
+    const std::vector<pose::PersonIuv> exact = pose::chart_to_iuv(theirs);
+    ASSERT_EQ(static_cast<int64_t>(exact.size()), want_boxes.size(0));
+    for (size_t i = 0; i < exact.size(); ++i) {
+      EXPECT_TRUE(exact[i].labels.to(at::kLong).equal(c.expected.at(p + "labels" + std::to_string(i)))) << "box " << i;
+      EXPECT_LE((exact[i].uv - c.expected.at(p + "uv" + std::to_string(i))).abs().max().item<double>(), 1e-5);
+    }
+    // From our own chart outputs (within chart_tol above): labels are argmaxes, so a pixel whose
+    // two best part logits are closer than that error may flip. One such pixel flips in the DL
+    // case when libtorch runs it with one thread (another summation order), none with two.
+    // Allowed: at most 1 in 1000 of a box's pixels; U, V compared where the labels agree.
     const std::vector<pose::PersonIuv> people = pose::chart_to_iuv(out);
     ASSERT_EQ(static_cast<int64_t>(people.size()), want_boxes.size(0));
+    int64_t flipped_pixels = 0;
     for (size_t i = 0; i < people.size(); ++i) {
       const at::Tensor& want_labels = c.expected.at(p + "labels" + std::to_string(i));
       ASSERT_EQ(people[i].labels.sizes(), want_labels.sizes()) << "box " << i;
-      EXPECT_EQ(people[i].labels.to(at::kLong).ne(want_labels).sum().item<int64_t>(), 0) << "box " << i;
-      EXPECT_LE((people[i].uv - c.expected.at(p + "uv" + std::to_string(i))).abs().max().item<double>(),
+      const at::Tensor agree = people[i].labels.to(at::kLong).eq(want_labels);
+      const int64_t flipped = agree.numel() - agree.sum().item<int64_t>();
+      flipped_pixels += flipped;
+      EXPECT_LE(flipped * 1000, agree.numel()) << "box " << i << ": " << flipped << " labels differ";
+      const at::Tensor uv_err = (people[i].uv - c.expected.at(p + "uv" + std::to_string(i))).abs();
+      const at::Tensor uv_mask = agree.unsqueeze(0).expand_as(uv_err);
+      EXPECT_LE(uv_err.masked_select(uv_mask).max().item<double>(),
                 c.model->config().deeplab ? 2e-3 : 1e-4);  // U, V are O(1): chart_tol in absolute terms, x2
     }
     const at::Tensor render = pose::render_parts(bgr.size(0), bgr.size(1), people);
-    EXPECT_TRUE(render.equal(c.expected.at(p + "render"))) << "rendered frame differs in "
-                                                           << render.ne(c.expected.at(p + "render")).any(2).sum().item<int64_t>()
-                                                           << " pixels";
+    // The render differs at most where labels flipped.
+    EXPECT_LE(render.ne(c.expected.at(p + "render")).any(2).sum().item<int64_t>(), flipped_pixels)
+        << "rendered frame differs beyond the flipped labels";
   }
 }
 
