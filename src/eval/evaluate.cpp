@@ -212,6 +212,8 @@ EvalReport evaluate(const std::string& pred_path, const std::string& gt_path, co
     }
     ++report.videos;
   }
+  if (report.per_frame.empty() && options.skip_first)
+    throw Error("--skip-first leaves no frame to score: every video has only its first frame");
   flush_fid();
   report.frames = static_cast<int64_t>(report.per_frame.size());
   for (const std::string& m : run) {

@@ -157,6 +157,11 @@ TEST(EvalCli, MaskUnionFirstAddsTheReferencesRegion) {
   };
   EXPECT_EQ(skipped(false), 0.0);
   EXPECT_GT(skipped(true), 0.0);
+  // Videos of one frame leave nothing to score: one line, not an empty or NaN result.
+  fs::create_directories(dir / "one/v");
+  fs::copy_file(dir / "gt/v/0.png", dir / "one/v/0.png");
+  expect_one_line_error(run_eval({"--pred", dir / "one", "--gt", dir / "one", "--skip-first"}),
+                        "--skip-first leaves no frame to score");
 }
 
 TEST(EvalCli, BadInputIsOneLine) {
