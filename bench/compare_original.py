@@ -56,7 +56,7 @@ MODEL_PARTS = [
     "MagicAnimate/temporal_attention/temporal_attention.ckpt",
 ]
 
-# (key, label, unit note)
+# (key in the reports, the table's label)
 ROWS = [
     ("text_encoder", "text encoder"),
     ("vae_encode_reference", "reference VAE encode"),
@@ -93,23 +93,6 @@ def peak_rss_mb():
                 return int(line.split()[1]) / 1024.0
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def run_child(cmd, env, what, capture=True):
-    """Runs cmd, returns (stdout, wall seconds, ru_maxrss MB). Raises Failure
-    naming `what` and the last line of its stderr when it fails."""
-    t0 = time.perf_counter()
-    try:
-        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
-    except OSError as e:
-        raise Failure("%s: cannot start %s: %s" % (what, cmd[0], e))
-    out, err = p.communicate()
-    wall = time.perf_counter() - t0
-    if p.returncode != 0:
-        lines = [l for l in (err or "").strip().splitlines() if l.strip()]
-        raise Failure("%s failed (exit %d): %s" % (what, p.returncode, lines[-1] if lines else "no message"))
-    return out, err, wall
 
 
 def run_measured(cmd, env, what):
@@ -357,7 +340,7 @@ def check_inputs(args):
             raise Failure("--%s DIR is required" % name)
     if not os.path.isdir(os.path.join(args.original, "magicanimate")):
         raise Failure("--original %s: not a magic-animate checkout (no magicanimate/ folder in it)" % args.original)
-    if not args.diffusers or not os.path.isfile(os.path.join(args.diffusers, "diffusers", "__init__.py")):
+    if not os.path.isfile(os.path.join(args.diffusers, "diffusers", "__init__.py")):
         raise Failure("--diffusers %s: not diffusers v0.21.4's src/ folder (no diffusers/__init__.py in it)"
                       % args.diffusers)
     if not os.path.isdir(args.models):
@@ -396,7 +379,7 @@ def parent(args):
         f = args.frames
         log("inputs: magicanimate synth, %d frames at %d" % (2 * f, args.size))
         inputs = os.path.join(work, "inputs")
-        run_child([args.bin, "synth", "--out", inputs, "--clips", "1", "--frames", str(2 * f), "--size",
+        run_measured([args.bin, "synth", "--out", inputs, "--clips", "1", "--frames", str(2 * f), "--size",
                    str(args.size), "--seed", "1", "--quiet"], env, "magicanimate synth")
         clip = os.path.join(inputs, "clip_0000")
 
