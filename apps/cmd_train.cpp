@@ -22,7 +22,7 @@ namespace {
 struct TrainCliOptions {
   train::TrainOptions t;
   int64_t size = 512, width = 0, height = 0;
-  std::string stage, trainable, dtype = "fp32", beta_schedule = "linear";
+  std::string stage, trainable, dtype = "fp32", beta_schedule = "linear", lr_schedule = "constant";
   bool quiet = false, log_json = false;
   DistOptions dist;
 };
@@ -112,8 +112,15 @@ Action add_train_command(CLI::App& app) {
 
   const char* g_opt = "Optimisation";
   sub->add_option("--steps", t.steps, "Optimiser steps")->capture_default_str()->group(g_opt);
-  sub->add_option("--lr", t.optim.lr, "AdamW learning rate (constant after the warmup)")->capture_default_str()->group(g_opt);
+  sub->add_option("--lr", t.optim.lr, "AdamW learning rate (after the warmup)")->capture_default_str()->group(g_opt);
   sub->add_option("--warmup", t.optim.warmup, "Linear warmup steps")->capture_default_str()->group(g_opt);
+  sub->add_option("--lr-schedule", o->lr_schedule,
+                  "After the warmup: constant, or cosine (from --lr down to 0 at --steps)")
+      ->capture_default_str()->check(CLI::IsMember({"constant", "cosine"}))->group(g_opt);
+  sub->add_option("--ema-decay", t.ema_decay,
+                  "Checkpoints publish an exponential moving average of the trained weights with this decay "
+                  "(e.g. 0.999; 0: off); the raw weights stay in trainer_state/ for --resume. Stages 1 and 2")
+      ->capture_default_str()->group(g_opt);
   sub->add_option("--weight-decay", t.optim.weight_decay, "AdamW weight decay")->capture_default_str()->group(g_opt);
   sub->add_option("--clip-grad", t.optim.clip_grad, "Max global gradient norm (0: no clipping)")
       ->capture_default_str()->group(g_opt);
@@ -122,6 +129,10 @@ Action add_train_command(CLI::App& app) {
                   "Parts to train, comma-separated: appearance_encoder,controlnet,unet,motion_modules (vae: --stage vae) "
                   "(default: stage 1 appearance_encoder,controlnet; stage 2 motion_modules)")
       ->group(g_opt);
+  sub->add_option("--snr-gamma", t.snr_gamma,
+                  "Min-SNR-gamma loss weighting, each sample's MSE x min(SNR, gamma) / SNR (e.g. 5; 0: plain MSE). "
+                  "Stages 1 and 2")
+      ->capture_default_str()->group(g_opt);
   sub->add_option("--kl-weight", t.kl_weight, "--stage vae: weight of the KL term (per pixel; LDM's kl-f8 value)")
       ->capture_default_str()->group(g_opt);
   sub->add_option("--seed", t.seed, "Seed of the data order, noise and timesteps")->capture_default_str()->group(g_opt);
@@ -157,6 +168,8 @@ Action add_train_command(CLI::App& app) {
     t.dtype = parse_dtype(o->dtype);
     t.trainable = cli::split_list(o->trainable);
     t.scaled_linear = o->beta_schedule == "scaled_linear";
+    t.optim.cosine = o->lr_schedule == "cosine";
+    t.optim.total_steps = t.steps;
     if (t.threads < 0) throw Error("--threads must be 0 (every core) or more");
     if (std::optional<int> status = launch_workers(o->dist)) return *status;
     const std::atomic<bool>* cancel = cli::install_interrupt_handlers();

@@ -35,7 +35,13 @@ at::Tensor diffusion_loss(const ObjectiveModels& m, const NoiseSchedule& schedul
   // The denoiser over the clip, reading the bank in its mid and up blocks.
   const at::Tensor pred =
       m.unet->forward(zt, timestep, in.text, frames, &residuals, in.ref_dropped ? nullptr : &bank);
-  return at::mse_loss(pred.to(at::kFloat), in.noise.to(at::kFloat));
+  if (!(in.snr_gamma > 0)) return at::mse_loss(pred.to(at::kFloat), in.noise.to(at::kFloat));
+  const at::Tensor a = schedule.alphas_cumprod().index_select(0, in.t.cpu()).to(at::kDouble);
+  const at::Tensor snr = a / (1 - a);
+  const at::Tensor w = (snr.clamp_max(in.snr_gamma) / snr).to(at::kFloat).to(pred.device());  // [1] or [B]
+  const at::Tensor err = (pred.to(at::kFloat) - in.noise.to(at::kFloat)).pow(2);
+  const at::Tensor per_sample = in.frames == 1 ? err.flatten(1).mean(1) : err.mean().reshape({1});
+  return (per_sample * w).mean();
 }
 
 }  // namespace ma::train

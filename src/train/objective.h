@@ -30,9 +30,15 @@ struct ObjectiveInputs {
   // Frames per clip: 0 = z0 is one clip of all its rows; 1 = a batch of
   // independent images (stage 1), each with its own row of ref_latents and t.
   int64_t frames = 0;
+  // > 0: Min-SNR-gamma weighting (Hang et al. 2023; diffusers' --snr_gamma):
+  // each sample's MSE times min(SNR(t), gamma) / SNR(t), SNR = a_t / (1 - a_t),
+  // which stops the nearly noise-free timesteps from dominating the gradient.
+  double snr_gamma = 0;
 };
 
-// The mean squared error (float32) with its graph, ready for backward().
+// The mean squared error (float32) with its graph, ready for backward():
+// over every element, or with snr_gamma the weighted mean of each sample's
+// (each row's with frames = 1, else the clip's) mean.
 at::Tensor diffusion_loss(const ObjectiveModels& m, const NoiseSchedule& schedule, const ObjectiveInputs& in);
 
 }  // namespace ma::train

@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>  // at::NoGradGuard, at::AutoGradMode (not via ATen.h on 2.x)
 #include <torch/optim/adamw.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -49,6 +50,11 @@ Optimizer::~Optimizer() = default;
 double Optimizer::lr_at(int64_t step) const {
   if (options_.warmup > 0 && step < options_.warmup)
     return options_.lr * static_cast<double>(step + 1) / static_cast<double>(options_.warmup);
+  if (options_.cosine && options_.total_steps > options_.warmup) {
+    const double s = std::min(1.0, static_cast<double>(step - options_.warmup) /
+                                       static_cast<double>(options_.total_steps - options_.warmup));
+    return options_.lr * 0.5 * (1 + std::cos(M_PI * s));
+  }
   return options_.lr;
 }
 

@@ -26,6 +26,11 @@ struct OptimizerOptions {
   int64_t warmup = 0;          // optimiser steps of linear warmup
   double weight_decay = 0.01;
   double clip_grad = 1.0;      // max global norm; <= 0: no clipping
+  // After the warmup: constant, or a cosine from lr down to 0 at step
+  // total_steps (the run's --steps; a resumed run with more steps follows the
+  // longer curve from where it is).
+  bool cosine = false;
+  int64_t total_steps = 0;
 };
 
 class Optimizer {
@@ -34,7 +39,8 @@ class Optimizer {
   ~Optimizer();
 
   // The learning rate of optimiser step `step` (0-based): lr * (step+1)/warmup
-  // during the warmup, lr afterwards.
+  // during the warmup, then lr, or with `cosine` lr * (1 + cos(pi * s)) / 2
+  // where s = (step - warmup) / (total_steps - warmup) runs from 0 to 1.
   double lr_at(int64_t step) const;
 
   // Clips the accumulated gradients, applies update `step` (0-based) and

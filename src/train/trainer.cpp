@@ -21,6 +21,7 @@
 #include "pipeline/model_loading.h"
 #include "train/checkpoint.h"
 #include "train/data_parallel.h"
+#include "train/ema.h"
 #include "train/init.h"
 #include "train/loss_plot.h"
 #include "train/objective.h"
@@ -104,6 +105,11 @@ void validate(const TrainOptions& o) {
   }
   if (o.vae && o.validate_every > 0) throw Error("--validate-every animates a clip: not with --stage vae");
   if (o.vae && !(o.kl_weight >= 0)) throw Error("--kl-weight must be >= 0");
+  if (!(o.ema_decay >= 0 && o.ema_decay < 1)) throw Error("--ema-decay must be in [0, 1) (0: no average)");
+  if (!(o.snr_gamma >= 0)) throw Error("--snr-gamma must be >= 0 (0: plain MSE)");
+  if (o.vae && o.snr_gamma > 0) throw Error("--snr-gamma weights diffusion timesteps: not with --stage vae");
+  if (o.vae && o.ema_decay > 0)
+    throw Error("--ema-decay: not with --stage vae (its checkpoints publish the calibrated VAE as trained)");
 }
 
 struct Trainer::Impl {
@@ -129,6 +135,7 @@ struct Trainer::Impl {
   std::unique_ptr<UNetModel> appearance, unet;
   std::unique_ptr<ControlNetModel> controlnet;
   std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<Ema> ema;  // --ema-decay: the average the checkpoints publish
   int64_t step = 0;
   std::vector<std::pair<int64_t, double>> history;  // (step, loss) for loss.svg
   std::vector<std::string> journal;                 // train.jsonl lines, rewritten on resume
@@ -316,6 +323,9 @@ void Trainer::Impl::select_trainable() {
   if (trains("motion_modules")) take("motion_modules", *unet, true, false);
   if (trains("vae")) take("vae", *vae, false, false);
   optimizer = std::make_unique<Optimizer>(std::move(params), o.optim);
+  // The average starts at the loaded weights: fresh ones, or a resumed
+  // checkpoint's published average (restore() then puts the raw ones back).
+  if (o.ema_decay > 0) ema = std::make_unique<Ema>(optimizer->parameters(), o.ema_decay);
 }
 
 // One sample: its frames from the dataset, the frozen inputs (VAE latents,
@@ -336,6 +346,7 @@ double Trainer::Impl::train_sample(const data::SamplePlan& s, at::Generator& gen
   }
   in.text = text;
   in.ref_dropped = s.ref_dropped;
+  in.snr_gamma = o.snr_gamma;
   const ObjectiveModels models{appearance.get(), controlnet.get(), unet.get(), trains("appearance_encoder"),
                                trains("controlnet")};
   at::Tensor loss = diffusion_loss(models, schedule, in);
@@ -379,6 +390,7 @@ double Trainer::Impl::train_images(const std::vector<data::SamplePlan>& s, std::
   in.text = text;
   in.frames = 1;  // B independent images, not one B-frame clip
   in.ref_dropped = s.front().ref_dropped;
+  in.snr_gamma = o.snr_gamma;
   const ObjectiveModels models{appearance.get(), controlnet.get(), unet.get(), trains("appearance_encoder"),
                                trains("controlnet")};
   const double n = static_cast<double>(s.size());
@@ -444,6 +456,8 @@ nlohmann::json Trainer::Impl::state_json() const {
       {"world", dp.world()},
       {"samples_per_step", dp.samples_per_step(o.batch, o.grad_accum)},
       {"weights_digest", weights_digest},
+      // > 0: the parts hold this average, trainer_state/weights.safetensors the raw weights.
+      {"ema_decay", o.ema_decay},
       {"stage", stage_id(o)},
       {"trainable", std::vector<std::string>(trainable.begin(), trainable.end())},
       {"written", std::vector<std::string>(written.begin(), written.end())},
@@ -452,7 +466,9 @@ nlohmann::json Trainer::Impl::state_json() const {
         {"grad_accum", o.grad_accum}, {"lr", o.optim.lr}, {"warmup", o.optim.warmup},
         {"weight_decay", o.optim.weight_decay}, {"clip_grad", o.optim.clip_grad}, {"tau0", o.sampler.tau0},
         {"tau1", o.sampler.tau1}, {"tau2", o.sampler.tau2}, {"ref_drop", o.sampler.ref_drop},
-        {"scaled_linear", o.scaled_linear}, {"prompt", o.prompt}, {"kl_weight", o.kl_weight}}},
+        {"scaled_linear", o.scaled_linear}, {"prompt", o.prompt}, {"kl_weight", o.kl_weight},
+        {"lr_schedule", o.optim.cosine ? "cosine" : "constant"}, {"snr_gamma", o.snr_gamma},
+        {"ema_decay", o.ema_decay}}},
       // Every random draw of sample `slot` of step `step` comes from streams
       // seeded by (seed, step, slot): the data order and the RNG state are the
       // step counter, nothing else needs saving.
@@ -536,6 +552,19 @@ CheckpointContent Trainer::Impl::checkpoint_content() const {
       c.motion_modules = motion_module_state(video);
     }
   }
+  if (ema) {
+    // Publish the average; keep the weights as trained for --resume.
+    for (const auto& [name, average] : ema->averaged()) {
+      const size_t dot = name.find('.');
+      const std::string part = name.substr(0, dot), key = name.substr(dot + 1);
+      TensorMap* weights = part == "appearance_encoder" ? &c.appearance_encoder->weights
+                           : part == "controlnet"       ? &c.controlnet->weights
+                           : part == "unet"             ? &c.unet->weights
+                                                        : &*c.motion_modules;
+      weights->at(key) = average;
+    }
+    for (const NamedParameter& p : optimizer->parameters()) c.trained_weights[p.name] = p.tensor.detach();
+  }
   c.optimizer = optimizer->state();
   c.state = state_json();
   return c;
@@ -554,6 +583,19 @@ void Trainer::Impl::restore(const std::string& checkpoint) {
   step = st.at("step").get<int64_t>();
   for (const auto& w : st.value("written", std::vector<std::string>{})) written.insert(w);
   optimizer->load_state(read_optimizer_state(checkpoint));
+  if (st.value("ema_decay", 0.0) > 0) {
+    // The checkpoint's parts hold the average: training continues from the
+    // raw weights (and, with --ema-decay, the average from the parts).
+    const TensorMap raw = read_trained_weights(checkpoint);
+    at::NoGradGuard no_grad;
+    for (const NamedParameter& p : optimizer->parameters()) {
+      const auto it = raw.find(p.name);
+      if (it == raw.end() || it->second.sizes() != p.tensor.sizes())
+        throw Error(checkpoint + "/trainer_state/weights.safetensors: " +
+                    (it == raw.end() ? "missing " : "mis-shaped ") + p.name);
+      p.tensor.detach().copy_(it->second);
+    }
+  }
   if (o.vae) {
     // The checkpoint's VAE is the calibrated copy; training continues from
     // the weights as they were (trainer_state/weights.safetensors).
@@ -682,6 +724,7 @@ StepReport Trainer::train_step() {
   StepReport r;
   r.lr = m.optimizer->lr_at(m.step);
   r.grad_norm = m.optimizer->step(m.step);
+  if (m.ema) m.ema->update(m.step);
   loss = m.dp.sum(loss);
   m.step += 1;
   r.step = m.step;

@@ -55,6 +55,11 @@ struct TrainOptions {
   // sample (train_overfit_test).
   bool repeat_first_sample = false;
   int64_t validate_every = 0;
+  // > 0: checkpoints publish an exponential moving average of the trained
+  // weights with this decay (train/ema.h); the raw weights are kept in
+  // trainer_state/weights.safetensors for --resume. Stages 1 and 2.
+  double ema_decay = 0;
+  double snr_gamma = 0;  // > 0: Min-SNR-gamma loss weights (train/objective.h); stages 1 and 2
 };
 
 // Part names for --trainable, and each stage's default set (the VAE stage: vae).

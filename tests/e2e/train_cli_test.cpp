@@ -31,7 +31,8 @@ TEST(TrainCli, HelpDocumentsEveryOption) {
                           "--batch", "--steps", "--lr", "--warmup", "--trainable", "--tau0", "--tau1", "--tau2",
                           "--ref-drop", "--grad-accum", "--clip-grad", "--weight-decay", "--save-every", "--keep",
                           "--validate-every", "--resume", "--seed", "--threads", "--dtype",
-                          "--gradient-checkpointing", "--log-json", "--quiet", "--skip-bad", "--motion-module"})
+                          "--gradient-checkpointing", "--log-json", "--quiet", "--skip-bad", "--motion-module",
+                          "--lr-schedule", "--ema-decay", "--snr-gamma"})
     EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
 }
 

@@ -4,6 +4,8 @@
 #include <ATen/core/grad_mode.h>  // at::NoGradGuard, at::AutoGradMode (not via ATen.h on 2.x)
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -25,6 +27,7 @@
 #include "tests/test_util.h"
 #include "tests/train_data.h"
 #include "train/checkpoint.h"
+#include "train/ema.h"
 #include "train/objective.h"
 #include "train/optimizer.h"
 #include "train/trainer.h"
@@ -217,6 +220,41 @@ TEST(Optimizer, WarmupThenConstant) {
   EXPECT_DOUBLE_EQ(opt.lr_at(100), 1e-3);
 }
 
+TEST(Optimizer, CosineFallsFromLrToZeroAtTheLastStep) {
+  at::Tensor w = at::ones({3}).requires_grad_(true);
+  train::OptimizerOptions o;
+  o.lr = 1e-3;
+  o.warmup = 10;
+  o.cosine = true;
+  o.total_steps = 110;
+  train::Optimizer opt({{"w", w}}, o);
+  EXPECT_DOUBLE_EQ(opt.lr_at(4), 0.5e-3);                 // still warming up
+  EXPECT_DOUBLE_EQ(opt.lr_at(10), 1e-3);                  // s = 0
+  EXPECT_NEAR(opt.lr_at(60), 0.5e-3, 1e-15);              // s = 1/2: cos = 0
+  EXPECT_NEAR(opt.lr_at(35), 1e-3 * (1 + std::cos(M_PI / 4)) / 2, 1e-15);
+  EXPECT_NEAR(opt.lr_at(110), 0, 1e-15);                  // the end
+  EXPECT_NEAR(opt.lr_at(500), 0, 1e-15);                  // and past it (a longer resumed run re-plans)
+}
+
+TEST(Ema, AveragesWithEmaModelsWarmup) {
+  at::Tensor w = at::zeros({2});
+  train::Ema ema({{"part.w", w}}, 0.5);
+  EXPECT_DOUBLE_EQ(ema.decay_at(0), 0.1);       // (1 + 0) / (10 + 0)
+  EXPECT_DOUBLE_EQ(ema.decay_at(100), 0.5);     // capped by the decay
+  EXPECT_THROW(train::Ema({{"part.w", w}}, 1.0), Error);
+  double expected = 0;
+  for (int64_t step = 0; step < 30; ++step) {
+    w.fill_(static_cast<double>(step + 1));  // the weights as the optimiser left them
+    ema.update(step);
+    const double d = std::min(0.5, (1.0 + step) / (10.0 + step));
+    expected = d * expected + (1 - d) * static_cast<double>(step + 1);
+  }
+  const TensorMap avg = ema.averaged();
+  ASSERT_EQ(avg.count("part.w"), 1u);
+  EXPECT_NEAR(avg.at("part.w")[1].item<double>(), expected, 1e-4 * expected);
+  EXPECT_TRUE(w.equal(at::full({2}, 30.0)));  // the live weights are left alone
+}
+
 TEST(Optimizer, ClipsByGlobalNormAndRestoresState) {
   auto make = [] { return at::arange(4, at::kFloat).requires_grad_(true); };
   at::Tensor a = make(), b = make();
@@ -404,6 +442,43 @@ TEST(TrainStepParity, Stage1MatchesTheOriginal) {
   }
 }
 
+// --snr-gamma: a batch of two images (frames = 1) at a nearly clean and a
+// nearly pure-noise timestep. Its loss is the mean of each image's own loss
+// (run alone, plain MSE) times min(SNR, gamma) / SNR: about 0.05 and 1 here.
+// Within 1e-5: the batched forward and the single ones sum in other orders.
+TEST(Objective, MinSnrWeightsEachImageByItsTimestep) {
+  const TensorMap c = load_safetensors(test::data_dir() + "/cases/train_step/stage1.safetensors");
+  const ModelPaths paths = resolve_model_paths(test::models_dir());
+  auto app = load_appearance_encoder(paths, {});
+  auto ctl = load_controlnet(paths, {});
+  UNetModel unet(UNetConfig::load(paths.unet_config), UNetKind::kImage);
+  load_module_file(unet, paths.unet_weights, {});
+  const NoiseSchedule schedule;
+  auto row = [](const at::Tensor& x) { return x.slice(0, 0, 1); };
+  train::ObjectiveInputs both{at::cat({row(c.at("in.z0")), -row(c.at("in.z0"))}),
+                              at::cat({c.at("in.ref_latents"), c.at("in.ref_latents")}),
+                              at::cat({row(c.at("in.pose")), row(c.at("in.pose")).flip(3)}),
+                              at::cat({row(c.at("in.noise")), row(c.at("in.noise")).flip(2)}),
+                              at::tensor(std::vector<int64_t>{10, 900}), c.at("in.text"), false, 1};
+  const train::ObjectiveModels models{app.get(), ctl.get(), &unet, false, false};
+  at::NoGradGuard no_grad;
+  const double gamma = 5;
+  double expected = 0;
+  for (int64_t i = 0; i < 2; ++i) {
+    train::ObjectiveInputs one = both;
+    for (at::Tensor* t : {&one.z0, &one.ref_latents, &one.pose, &one.noise, &one.t}) *t = t->slice(0, i, i + 1);
+    const double a = schedule.alpha_cumprod(both.t[i].item<int64_t>()), snr = a / (1 - a);
+    expected += std::min(snr, gamma) / snr * train::diffusion_loss(models, schedule, one).item<double>() / 2;
+  }
+  const double plain = train::diffusion_loss(models, schedule, both).item<double>();
+  both.snr_gamma = gamma;
+  const double weighted = train::diffusion_loss(models, schedule, both).item<double>();
+  EXPECT_NEAR(weighted, expected, 1e-5 * expected);
+  EXPECT_LT(weighted, 0.8 * plain) << "the nearly clean image must weigh less";
+  both.snr_gamma = 1e12;  // above every SNR: every weight is 1
+  EXPECT_NEAR(train::diffusion_loss(models, schedule, both).item<double>(), plain, 1e-6 * plain);
+}
+
 TEST(TrainStepParity, Stage2MatchesTheOriginal) {
   const TensorMap c = load_safetensors(test::data_dir() + "/cases/train_step/stage2.safetensors");
   const ModelPaths paths = resolve_model_paths(test::models_dir());
@@ -572,6 +647,81 @@ TEST(Trainer, ResumeEqualsStraightRun) {
       ++compared;
     }
     EXPECT_GE(compared, 2);
+  }
+}
+
+// --ema-decay: the checkpoint's parts hold the average of the weights after
+// every step (recomputed here from snapshots), trainer_state/ the raw weights,
+// and a run resumed from it ends bit for bit where a straight run does. Stage 1
+// trains UNet, appearance encoder and ControlNet; stage 2 the motion modules:
+// every part an average is published into.
+TEST(Trainer, EmaPublishesTheAverageAndResumesExactly) {
+  for (int stage : {1, 2}) {
+    TempDir data, straight, split;
+    test::make_tiktok_clip(data.path(), "a", 5, 64, 64, 4);
+    auto o = tiny(data.path(), straight.path(), stage);
+    o.steps = 3;
+    o.ema_decay = 0.9;
+    if (stage == 1) o.trainable = {"unet", "appearance_encoder", "controlnet"};
+    std::map<std::string, at::Tensor> average, raw;
+    {
+      train::Trainer t(o);
+      average = snapshot(t.trainable_parameters());
+      for (int64_t step = 0; step < o.steps; ++step) {
+        t.train_step();
+        const double d = std::min(0.9, (1.0 + step) / (10.0 + step));
+        for (const auto& p : t.trainable_parameters())
+          average[p.name] = d * average[p.name] + (1 - d) * p.tensor.detach();
+      }
+      raw = snapshot(t.trainable_parameters());
+      t.save();
+    }
+    const fs::path ckpt = fs::path(straight.path()) / "checkpoint-3";
+    const ModelPaths paths = resolve_model_paths(ckpt.string());
+    const std::map<std::string, std::string> files = {{"appearance_encoder", paths.appearance_encoder_weights},
+                                                      {"controlnet", paths.controlnet_weights},
+                                                      {"unet", paths.unet_weights},
+                                                      {"motion_modules", paths.motion_module}};
+    std::map<std::string, TensorMap> published;
+    int differ = 0;
+    for (const auto& [name, expected] : average) {
+      const size_t dot = name.find('.');
+      const std::string part = name.substr(0, dot);
+      if (!published.count(part)) published[part] = load_weights_as_stored(files.at(part));
+      const at::Tensor got = published[part].at(name.substr(dot + 1));
+      // Float rounding only: lerp_ and the formula above order the operations differently.
+      EXPECT_TRUE(at::allclose(got, expected, 1e-5, 1e-6)) << name << " stage " << stage;
+      differ += !at::allclose(got, raw[name], 1e-5, 1e-6);
+    }
+    EXPECT_GT(differ, static_cast<int>(average.size()) / 2) << "the average must not be the raw weights";
+    const TensorMap kept = load_weights_as_stored((ckpt / "trainer_state/weights.safetensors").string());
+    ASSERT_EQ(kept.size(), raw.size());
+    for (const auto& [name, w] : raw) EXPECT_TRUE(kept.at(name).equal(w)) << name;
+
+    auto p = o;
+    p.out = split.path();
+    p.steps = 1;
+    {
+      train::Trainer t(p);
+      t.run();
+    }
+    p.steps = 3;
+    p.resume = "latest";
+    {
+      train::Trainer t(p);
+      t.run();
+    }
+    int compared = 0;
+    for (const auto& e : fs::recursive_directory_iterator(ckpt)) {
+      if (e.is_symlink() || (e.path().extension() != ".safetensors" && e.path().extension() != ".ckpt")) continue;
+      const auto rel = fs::relative(e.path(), ckpt);
+      const TensorMap x = load_weights_as_stored(e.path().string()),
+                      y = load_weights_as_stored((fs::path(split.path()) / "checkpoint-3" / rel).string());
+      ASSERT_EQ(x.size(), y.size()) << rel;
+      for (const auto& [k, v] : x) EXPECT_TRUE(v.equal(y.at(k))) << rel << " " << k << " stage " << stage;
+      ++compared;
+    }
+    EXPECT_GE(compared, stage == 1 ? 5 : 3);  // the parts, the raw weights and the optimiser
   }
 }
 
