@@ -607,6 +607,39 @@ std::vector<std::string> journal(const std::string& out) {
   return lines;
 }
 
+// Trains `o` into `out` as two runs: to step `first`, then resumed to o.steps.
+void train_resumed(train::TrainOptions o, const std::string& out, int64_t first) {
+  const int64_t total = o.steps;
+  o.out = out;
+  o.steps = first;
+  {
+    train::Trainer t(o);
+    t.run();
+  }
+  o.steps = total;
+  o.resume = "latest";
+  o.seed = 999;  // ignored: a resumed run keeps the checkpoint's seed
+  train::Trainer t(o);
+  EXPECT_EQ(t.step(), first);
+  t.run();
+}
+
+// Every weight file under checkpoint folder `a` (parts, motion modules, the
+// optimiser and trainer state) equals its twin under `b` bit for bit; returns
+// how many files were compared.
+int expect_same_weight_files(const fs::path& a, const fs::path& b, const std::string& what) {
+  int compared = 0;
+  for (const auto& e : fs::recursive_directory_iterator(a)) {
+    if (e.is_symlink() || (e.path().extension() != ".safetensors" && e.path().extension() != ".ckpt")) continue;
+    const auto rel = fs::relative(e.path(), a);
+    const TensorMap x = load_weights_as_stored(e.path().string()), y = load_weights_as_stored((b / rel).string());
+    EXPECT_EQ(x.size(), y.size()) << rel;
+    for (const auto& [k, v] : x) EXPECT_TRUE(y.count(k) && v.equal(y.at(k))) << rel << " " << k << " " << what;
+    ++compared;
+  }
+  return compared;
+}
+
 TEST(Trainer, ResumeEqualsStraightRun) {
   for (int stage : {1, 2}) {
     TempDir data, straight, split;
@@ -619,34 +652,11 @@ TEST(Trainer, ResumeEqualsStraightRun) {
       train::Trainer t(o);
       t.run();
     }
-    auto p = o;
-    p.out = split.path();
-    p.steps = 2;
-    {
-      train::Trainer t(p);
-      t.run();
-    }
-    p.steps = 4;
-    p.resume = "latest";
-    p.seed = 999;  // ignored: a resumed run keeps the checkpoint's seed
-    {
-      train::Trainer t(p);
-      EXPECT_EQ(t.step(), 2);
-      t.run();
-    }
+    train_resumed(o, split.path(), 2);
     EXPECT_EQ(journal(straight.path()), journal(split.path())) << "stage " << stage;
-    // Every written weight file and the optimiser state, bit for bit.
-    const fs::path a = fs::path(straight.path()) / "checkpoint-4", b = fs::path(split.path()) / "checkpoint-4";
-    int compared = 0;
-    for (const auto& e : fs::recursive_directory_iterator(a)) {
-      if (e.is_symlink() || (e.path().extension() != ".safetensors" && e.path().extension() != ".ckpt")) continue;
-      const auto rel = fs::relative(e.path(), a);
-      const TensorMap x = load_weights_as_stored(e.path().string()), y = load_weights_as_stored((b / rel).string());
-      ASSERT_EQ(x.size(), y.size()) << rel;
-      for (const auto& [k, v] : x) EXPECT_TRUE(v.equal(y.at(k))) << rel << " " << k << " stage " << stage;
-      ++compared;
-    }
-    EXPECT_GE(compared, 2);
+    EXPECT_GE(expect_same_weight_files(fs::path(straight.path()) / "checkpoint-4", fs::path(split.path()) / "checkpoint-4",
+                                       "stage " + std::to_string(stage)),
+              2);
   }
 }
 
@@ -698,30 +708,10 @@ TEST(Trainer, EmaPublishesTheAverageAndResumesExactly) {
     ASSERT_EQ(kept.size(), raw.size());
     for (const auto& [name, w] : raw) EXPECT_TRUE(kept.at(name).equal(w)) << name;
 
-    auto p = o;
-    p.out = split.path();
-    p.steps = 1;
-    {
-      train::Trainer t(p);
-      t.run();
-    }
-    p.steps = 3;
-    p.resume = "latest";
-    {
-      train::Trainer t(p);
-      t.run();
-    }
-    int compared = 0;
-    for (const auto& e : fs::recursive_directory_iterator(ckpt)) {
-      if (e.is_symlink() || (e.path().extension() != ".safetensors" && e.path().extension() != ".ckpt")) continue;
-      const auto rel = fs::relative(e.path(), ckpt);
-      const TensorMap x = load_weights_as_stored(e.path().string()),
-                      y = load_weights_as_stored((fs::path(split.path()) / "checkpoint-3" / rel).string());
-      ASSERT_EQ(x.size(), y.size()) << rel;
-      for (const auto& [k, v] : x) EXPECT_TRUE(v.equal(y.at(k))) << rel << " " << k << " stage " << stage;
-      ++compared;
-    }
-    EXPECT_GE(compared, stage == 1 ? 5 : 3);  // the parts, the raw weights and the optimiser
+    train_resumed(o, split.path(), 1);
+    // The parts, the raw weights and the optimiser.
+    EXPECT_GE(expect_same_weight_files(ckpt, fs::path(split.path()) / "checkpoint-3", "stage " + std::to_string(stage)),
+              stage == 1 ? 5 : 3);
   }
 }
 
