@@ -73,9 +73,9 @@ const char* kFooter = R"(Modes:
           seed; L sets --L (the padding multiple; the window is 16, the pipeline's default,
           which the original's script never changes); offset applies only when max_length is
           set; videos are written at 25 fps like the original (--fps overrides). --models and
-          the model part options override the yaml's pretrained_* paths; --overlap, --prompt,
-          --negative-prompt, --device, --threads, --dtype, --quiet and --log-json apply; other options are
-          refused.
+          the model part options override the yaml's pretrained_* paths; --overlap, --scheduler,
+          --prompt, --negative-prompt, --device, --threads, --dtype, --quiet and --log-json apply; other
+          options are refused.
 
 Dataset: --dataset DIR --out OUT_DIR animates every video of a TikTok-layout dataset
   (<video>/images/<frame> + <video>/densepose/<frame>) as DisCo evaluates: the reference is
@@ -251,7 +251,8 @@ class AnimateRun {
     const int64_t frames = in.control.size(0);
     rep_.info((count > 1 ? "[" + std::to_string(index) + "/" + std::to_string(count) + "] " : std::string()) +
               "animating " + std::to_string(frames) + " frames at " + std::to_string(p.width) + "x" +
-              std::to_string(p.height) + size_note_ + ": " + std::to_string(p.steps) + " steps, guidance " +
+              std::to_string(p.height) + size_note_ + ": " + std::to_string(p.steps) + " steps" +
+              (p.scheduler == AnimationParams{}.scheduler ? std::string() : " (" + p.scheduler + ")") + ", guidance " +
               format_number(p.guidance) + ", seed " + std::to_string(p.seed) + ", windows of " +
               std::to_string(p.context) + " overlapping " + std::to_string(p.overlap));
     rep_.json({{"event", "start"},
@@ -263,6 +264,7 @@ class AnimateRun {
                {"width", p.width},
                {"height", p.height},
                {"steps", p.steps},
+               {"scheduler", p.scheduler},
                {"guidance", p.guidance},
                {"seed", p.seed},
                {"context", p.context},
@@ -346,6 +348,7 @@ void run_config_mode(const AnimateOptions& o, const AnimateFlags& f, const Engin
   for (auto& pair : cfg.pairs) {
     pair.job.params.prompt = o.params.prompt;
     pair.job.params.negative_prompt = o.params.negative_prompt;
+    pair.job.params.scheduler = o.params.scheduler;  // the original's configs have no such key
     validate_file_animation(pair.job);
     jobs.push_back(pair.job);
   }

@@ -50,10 +50,10 @@ void settle_default_size(ServeFlags& f) {
 
 const char* kFooter = R"(API (JSON; docs/server.md has curl examples):
   POST   /v1/animations              multipart: source (image), motion (video) and optional
-                                     steps, guidance, seed, size (default: --size, else the
-                                     models' native size), context, overlap, L, prompt,
-                                     extract_pose (true: motion is a raw video; needs
-                                     --densepose-weights)
+                                     steps, scheduler (ddim or dpmpp-2m), guidance, seed,
+                                     size (default: --size, else the models' native size),
+                                     context, overlap, L, prompt, extract_pose (true: motion
+                                     is a raw video; needs --densepose-weights)
   GET    /v1/animations              every job, newest first
   GET    /v1/animations/ID           status, progress, ETA, parameters, error
   GET    /v1/animations/ID/events    Server-Sent Events until the job finishes

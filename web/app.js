@@ -76,7 +76,8 @@ function progressText(job) {
 
 function settingsText(params) {
   const size = params.size != null ? `${params.size}px` : `${params.width}x${params.height}`;
-  return `${size}, ${params.steps} steps, guidance ${params.guidance}, seed ${params.seed}`;
+  const sampler = params.scheduler && params.scheduler !== 'ddim' ? ` (${params.scheduler})` : '';
+  return `${size}, ${params.steps} steps${sampler}, guidance ${params.guidance}, seed ${params.seed}`;
 }
 
 const finished = (status) => status === 'done' || status === 'failed' || status === 'cancelled';
@@ -96,7 +97,7 @@ async function loadDefaults() {
     const res = await fetch('/health');
     const health = await res.json();
     const d = health.defaults || {};
-    for (const name of ['steps', 'guidance', 'seed', 'size', 'context', 'overlap']) {
+    for (const name of ['steps', 'scheduler', 'guidance', 'seed', 'size', 'context', 'overlap']) {
       if (d[name] != null) $(name).value = d[name];
     }
     // Without serve --size the defaults are the models' native size (magicanimate.json),

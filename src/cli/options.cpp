@@ -95,7 +95,10 @@ void add_sampling_options(CLI::App& app, AnimationParams& p, const std::string& 
   auto add = [&](const char* name, auto& field, const char* type, const std::string& help) {
     app.add_option(name, field, help)->type_name(type)->capture_default_str()->group(group);
   };
-  add("--steps", p.steps, "N", "DDIM denoising steps");
+  add("--steps", p.steps, "N", "Denoising steps");
+  add("--scheduler", p.scheduler, "NAME",
+      "Sampler: ddim (the original's) or dpmpp-2m (DPM-Solver++ 2M, as diffusers' "
+      "DPMSolverMultistepScheduler: fewer steps for a comparable result; see docs/performance.md)");
   add("--guidance", p.guidance, "G", "Classifier-free guidance scale (>= 0)");
   add("--context", p.context, "N", "Frames per temporal window (1.." + std::to_string(kMaxContextFrames) + ")");
   add("--overlap", p.overlap, "N", "Frames shared by neighbouring windows (0..context-1)");

@@ -63,7 +63,7 @@ std::vector<std::string> split_list(const std::string& text);
 
 // The sampling settings that every program running animations takes, bound to
 // the library's AnimationParams (defaults and meaning from there): --steps,
-// --guidance, --context, --overlap. A new field of AnimationParams that a
+// --scheduler, --guidance, --context, --overlap, --L. A new field of AnimationParams that a
 // program should take is one more line in this function. Output size, seed and
 // prompts differ per program (animate: --size/--width/--height, seed -1;
 // serve: square --size) and are added by each.

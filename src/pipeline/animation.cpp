@@ -9,7 +9,7 @@
 #include <cmath>
 
 #include "pipeline/context_windows.h"
-#include "diffusion/ddim.h"
+#include "diffusion/sampler.h"
 #include "pipeline/denoise_windows.h"
 #include "pipeline/model_loading.h"
 #include "util/cpu_allocator.h"
@@ -63,7 +63,6 @@ struct Animator::Impl {
   EngineOptions options;
   EngineModels models;
   MotionModuleConfig motion;  // what the UNet was built with (EngineModels' contract)
-  DdimScheduler scheduler;
   WindowShare share;  // this process's windows; world 1 unless set_window_share
 
   at::Tensor encode_prompt(const std::string& prompt) const {
@@ -108,6 +107,12 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
                              const TapCallback& tap) {
   Impl& m = *impl_;
   validate(source, control, p, m.motion.max_frames);
+  // The sampler of this run (p.scheduler; DDIM by default). Its step count is
+  // p.steps except where its timesteps hold fewer (DPM-Solver++ at 1000 steps
+  // drops a duplicate timestep, as diffusers does).
+  std::unique_ptr<Sampler> sampler = make_sampler(p.scheduler, p.steps);
+  const std::vector<int64_t>& timesteps = sampler->timesteps();
+  const int64_t steps = static_cast<int64_t>(timesteps.size());
   c10::InferenceMode inference;
   const auto started = Clock::now();
   const auto dev = at::TensorOptions().device(m.options.device).dtype(m.options.dtype);
@@ -123,7 +128,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
   };
 
   // 1. Text: the prompt and the negative prompt; batch order [uncond, cond].
-  emit({"encode", 0, p.steps, 0, 0, 0, -1});
+  emit({"encode", 0, steps, 0, 0, 0, -1});
   at::Tensor text_cond = m.encode_prompt(p.prompt);
   at::Tensor text_uncond = m.encode_prompt(p.negative_prompt);
   record("text.embeddings0", text_cond);
@@ -165,11 +170,10 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
   at::Tensor latents = from_video_layout(noise).to(dev).contiguous();  // [F, C, h, w]
 
   // 5. Denoising.
-  const std::vector<int64_t> timesteps = m.scheduler.timesteps(p.steps);
   const std::vector<Window> windows = m.share.select(uniform_windows(padded, p.context, p.overlap));
-  const int64_t total_windows = static_cast<int64_t>(windows.size()) * p.steps;
+  const int64_t total_windows = static_cast<int64_t>(windows.size()) * steps;
   nn::ReferenceBank bank;
-  for (int64_t i = 0; i < p.steps; ++i) {
+  for (int64_t i = 0; i < steps; ++i) {
     const double t = static_cast<double>(timesteps[i]);
     const std::string step_name = "step" + str(i);
     record(step_name + ".latents_in", to_video_layout(latents));
@@ -195,7 +199,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
     in.bank = &bank;
     WindowSums sums = denoise_windows(in, windows, [&](size_t wi) {
       check_cancel();
-      ProgressEvent e{"denoise", i + 1, p.steps, static_cast<int64_t>(wi) + 1, static_cast<int64_t>(windows.size()), 0, -1};
+      ProgressEvent e{"denoise", i + 1, steps, static_cast<int64_t>(wi) + 1, static_cast<int64_t>(windows.size()), 0, -1};
       const int64_t done = i * static_cast<int64_t>(windows.size()) + static_cast<int64_t>(wi) + 1;
       const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
       e.eta_s = elapsed / static_cast<double>(done) * static_cast<double>(total_windows - done);
@@ -204,20 +208,20 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
     bank.clear();
     m.share.reduce(sums);  // with other processes: every rank now holds every window's sums
 
-    // 5d. Classifier-free guidance and the DDIM step.
+    // 5d. Classifier-free guidance and the sampler's step (DDIM's by default).
     at::Tensor guided = sums.guided(p.guidance);
     record(step_name + ".noise_pred_guided", to_video_layout(guided));
-    latents = m.scheduler.step(guided, timesteps[i], latents, p.steps);
+    latents = sampler->step(static_cast<size_t>(i), guided, latents);
     record(step_name + ".latents_out", to_video_layout(latents));
   }
 
   // 6. Decode the frames of the original length.
-  emit({"decode", p.steps, p.steps, 0, 0, 0, -1});
+  emit({"decode", steps, steps, 0, 0, 0, -1});
   check_cancel();
   const int64_t decode_batch = m.models.vae->decode_frames_within(kVaeDecodeBudgetBytes, h, w);
   at::Tensor video = m.models.vae->decode_video(to_video_layout(latents.slice(0, 0, frames)), decode_batch);
   record("pipeline.video", video);
-  emit({"done", p.steps, p.steps, 0, 0, 0, 0});
+  emit({"done", steps, steps, 0, 0, 0, 0});
   return from_video_layout(video).to(at::kCPU).to(at::kFloat);
 }
 

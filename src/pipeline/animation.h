@@ -50,6 +50,9 @@ struct AnimationParams {
   // separate parameter from `context` (the pipeline's context_frames).
   int64_t length_multiple = 16;
   std::string prompt, negative_prompt;
+  // The sampler (diffusion/sampler.h): "ddim", the original's, or "dpmpp-2m"
+  // (DPM-Solver++ 2M, opt-in: fewer steps for a comparable result).
+  std::string scheduler = "ddim";
 
   // Range checks; ma::Error names the setting (the one wording of these checks).
   void validate() const;

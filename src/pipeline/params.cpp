@@ -2,6 +2,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "diffusion/sampler.h"
 #include "pipeline/animation.h"
 #include "util/error.h"
 
@@ -30,6 +31,7 @@ void AnimationParams::validate() const {
   check_size(height, "height");
   if (steps < 1 || steps > 1000)
     throw Error("steps must be between 1 and 1000 (the scheduler's training steps), got " + std::to_string(steps));
+  check_sampler_name(scheduler);
   if (!std::isfinite(guidance) || guidance < 0)
     throw Error("guidance must be a finite number >= 0, got " + number(guidance));
   if (context < 1 || context > kMaxContextFrames)

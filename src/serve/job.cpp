@@ -25,7 +25,8 @@ JobStatus job_status_from_string(const std::string& text) {
 nlohmann::json to_json(const JobParams& p) {
   // "size" is kept for square jobs (every job before width/height existed); null otherwise.
   nlohmann::json size = p.width == p.height ? nlohmann::json(p.width) : nlohmann::json(nullptr);
-  return {{"steps", p.steps},     {"guidance", p.guidance}, {"seed", p.seed},  {"size", size},
+  return {{"steps", p.steps},     {"scheduler", p.scheduler}, {"guidance", p.guidance}, {"seed", p.seed},
+          {"size", size},
           {"width", p.width},     {"height", p.height},
           {"context", p.context}, {"overlap", p.overlap},   {"L", p.length_multiple}, {"prompt", p.prompt},
           {"extract_pose", p.extract_pose}};
@@ -34,6 +35,7 @@ nlohmann::json to_json(const JobParams& p) {
 JobParams job_params_from_json(const nlohmann::json& j) {
   JobParams p;
   p.steps = j.value("steps", p.steps);
+  p.scheduler = j.value("scheduler", p.scheduler);  // absent in jobs stored before it existed: DDIM
   p.guidance = j.value("guidance", p.guidance);
   p.seed = j.value("seed", p.seed);
   // Jobs stored before width/height existed have only "size".

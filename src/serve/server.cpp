@@ -236,8 +236,8 @@ struct Server::Impl {
                    std::find(kParamFields.begin(), kParamFields.end(), name) != kParamFields.end();
       if (!known)
         throw RequestError(400, "unknown field '" + name.substr(0, 40) +
-                                    "' (known: source, motion, steps, guidance, seed, size, context, overlap, L, "
-                                    "prompt, extract_pose)");
+                                    "' (known: source, motion, steps, scheduler, guidance, seed, size, context, "
+                                    "overlap, L, prompt, extract_pose)");
     }
     for (const std::string& name : kFileFields) {
       if (!req.has_file(name))

@@ -2,8 +2,8 @@
 // layer: routes parse and check requests, the JobQueue owns the jobs, the
 // JobRunner does the animation.
 //
-//   POST   /v1/animations               multipart: source, motion [, steps, guidance, seed, size,
-//                                       context, overlap, L, prompt, extract_pose]  -> 202 {"id": ...}
+//   POST   /v1/animations               multipart: source, motion [, steps, scheduler, guidance, seed,
+//                                       size, context, overlap, L, prompt, extract_pose]  -> 202 {"id": ...}
 //   GET    /v1/animations               every job, newest first
 //   GET    /v1/animations/{id}          status, progress, ETA, parameters, error
 //   GET    /v1/animations/{id}/events   Server-Sent Events, one per change, until finished

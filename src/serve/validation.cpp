@@ -7,14 +7,16 @@
 #include <cstdlib>
 #include <limits>
 
+#include "diffusion/sampler.h"
 #include "serve/request_error.h"
 #include "util/error.h"
 
 namespace ma::serve {
 
 const std::vector<std::string> kFileFields = {"source", "motion"};
-const std::vector<std::string> kParamFields = {"steps", "guidance", "seed", "size", "context", "overlap", "L",
-                                               "prompt", "extract_pose"};
+const std::vector<std::string> kParamFields = {"steps",   "scheduler", "guidance", "seed",
+                                               "size",    "context",   "overlap",  "L",
+                                               "prompt",  "extract_pose"};
 
 namespace {
 
@@ -68,6 +70,13 @@ double parse_number(const std::string& name, const std::string& text, double lo,
   return v;
 }
 
+// "ddim, dpmpp-2m": the samplers a job may ask for.
+std::string known_samplers() {
+  std::string list;
+  for (const std::string& name : sampler_names()) list += (list.empty() ? "" : ", ") + name;
+  return list;
+}
+
 constexpr double kMaxGuidance = 50.0;
 constexpr int64_t kMinSize = 64;
 constexpr int64_t kMaxContext = kMaxContextFrames;  // the motion modules' position limit
@@ -78,6 +87,7 @@ constexpr size_t kMaxPromptBytes = 2000;
 JobParams parse_job_params(const FieldLookup& field, const JobParams& defaults, const Limits& limits) {
   JobParams p = defaults;
   if (auto v = field("steps")) p.steps = parse_int("steps", *v, 1, limits.max_steps);
+  if (auto v = field("scheduler")) p.scheduler = trim(*v);
   if (auto v = field("guidance")) p.guidance = parse_number("guidance", *v, 0.0, kMaxGuidance);
   if (auto v = field("seed")) p.seed = parse_seed(*v);
   if (auto v = field("size")) p.set_size(parse_int("size", *v, kMinSize, limits.max_size));
@@ -94,6 +104,11 @@ void check_job_params(const JobParams& p, const Limits& limits) {
   auto fail = [](const std::string& what) { throw RequestError(400, what); };
   if (p.steps < 1 || p.steps > limits.max_steps)
     fail("steps: must be from 1 to " + std::to_string(limits.max_steps) + ", got " + std::to_string(p.steps));
+  try {
+    check_sampler_name(p.scheduler);
+  } catch (const Error&) {
+    throw bad("scheduler", "one of " + known_samplers(), p.scheduler);
+  }
   if (!std::isfinite(p.guidance) || p.guidance < 0 || p.guidance > kMaxGuidance)
     fail("guidance: must be from 0 to 50, got " + std::to_string(p.guidance));
   // A square job is worded as its `size`; a non-square default (the models' native size) names each side.

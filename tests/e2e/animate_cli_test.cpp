@@ -102,6 +102,9 @@ TEST_F(AnimateCli, RefusesBadInputsWithOneLine) {
       {"zero steps", with(base(), {"--steps", "0", "--out", out}), {"steps"}},
       {"negative steps", with(base(), {"--steps", "-3", "--out", out}), {"steps"}},
       {"negative guidance", with(base(), {"--guidance", "-1", "--out", out}), {"guidance"}},
+      {"unknown scheduler",
+       with(base(), {"--scheduler", "euler", "--out", out}),
+       {"scheduler must be one of ddim, dpmpp-2m", "got 'euler'"}},
       {"context above 24", with(base(), {"--context", "25", "--out", out}), {"context", "24"}},
       {"context zero", with(base(), {"--context", "0", "--out", out}), {"context"}},
       {"overlap equal to context", with(base(), {"--context", "8", "--overlap", "8", "--out", out}), {"overlap"}},
@@ -177,6 +180,7 @@ TEST_F(AnimateCli, RefusesBadConfigFiles) {
   write_config("scheduler.yaml", "inference_config: \"" + tmp / "inference.yaml" + "\"\n");
   std::ofstream(tmp / "inference.yaml") << "noise_scheduler_kwargs:\n  beta_start: 0.001\n  beta_end: 0.012\n";
   write_config("bad_seed.yaml", "seed: [abc]\n");
+  write_config("good.yaml", "");
   std::ofstream(tmp / "broken.yaml") << "steps: [unclosed\n";
 
   auto config = [&](const std::string& name) {
@@ -194,6 +198,9 @@ TEST_F(AnimateCli, RefusesBadConfigFiles) {
       {"source listed but missing", config("missing_source.yaml"), {"{T}/nope.png"}},
       {"unsupported scheduler", config("scheduler.yaml"), {"beta_start"}},
       {"bad seed", config("bad_seed.yaml"), {"seed", "abc"}},
+      {"unknown scheduler with config",
+       with(config("good.yaml"), {"--scheduler", "dpm"}),
+       {"scheduler must be one of ddim, dpmpp-2m", "got 'dpm'"}},
       {"per-run flag with config", with(config("fusion.yaml"), {"--steps", "5"}), {"--steps", "--config"}},
       {"output flag with config", with(config("fusion.yaml"), {"--out", tmp / "out/x.mp4"}), {"--out"}},
   };
@@ -207,6 +214,7 @@ TEST_F(AnimateCli, HelpDocumentsEveryOptionWithDefaults) {
                            "--motion",     "--out",
                            "--size",       "--width",
                            "--height",     "--steps",
+                           "--scheduler",
                            "--guidance",   "--seed",
                            "--context",    "--overlap",
                            "--L",
@@ -224,7 +232,7 @@ TEST_F(AnimateCli, HelpDocumentsEveryOptionWithDefaults) {
     EXPECT_TRUE(std::regex_search(r.out, std::regex(std::string("(^|[\\s,])") + flag + "[\\s=]"))) << flag;
   // Defaults of the contract, as CLI11 prints them ("--steps N=25").
   for (const char* with_default :
-       {"--size N=512", "--steps N=25", "--guidance G=7.5", "--seed N=1", "--context N=16", "--overlap N=4",
+       {"--size N=512", "--steps N=25", "--scheduler NAME=ddim", "--guidance G=7.5", "--seed N=1", "--context N=16", "--overlap N=4",
         "--L N=16", "--threads N=0", "--max-frames N=0", "--offset N=0", "--fps F=0", "--models DIR=pretrained_models", "--device DEV=cpu", "--dtype TYPE=fp32"})
     EXPECT_NE(r.out.find(with_default), std::string::npos) << with_default;
   EXPECT_NE(r.out.find("samples/<savename>/videos/<source>_<video>.mp4"), std::string::npos);

@@ -135,6 +135,7 @@ TEST(AnimateEndToEnd, PublicCaseThroughFlagsMatchesTheOriginal) {
     nlohmann::json j;
     ASSERT_NO_THROW(j = nlohmann::json::parse(line)) << line;
     ASSERT_TRUE(j.is_object() && j.contains("event")) << line;
+    if (j["event"] == "start") EXPECT_EQ(j["scheduler"], "ddim") << "DDIM, the original's sampler, is the default";
     if (j["event"] == "progress" && j["phase"] == "denoise") {
       EXPECT_EQ(j["steps"], 3);
       EXPECT_GE(j["step"].get<int64_t>(), last_step);
@@ -211,6 +212,49 @@ TEST(AnimateEndToEnd, OriginalConfigFileWritesTheOriginalsOutputs) {
   EXPECT_EQ(record["steps"].as<int>(), 3);
   ASSERT_TRUE(record["random_seed"].IsSequence());
   EXPECT_EQ(record["random_seed"][0].as<uint64_t>(), 1u);
+}
+
+// --scheduler dpmpp-2m: the public case's settings with DPM-Solver++ 2M (its
+// steps are checked against diffusers in tests/unit/dpm_solver_test.cpp) run,
+// log the sampler, walk their steps and write a video; the frames are not
+// DDIM's (999, 666, 333 and a final step to 0 instead of 667, 334, 1).
+TEST(AnimateEndToEnd, DpmSolverSchedulerRunsAndWritesAVideo) {
+  TempDir tmp;
+  std::vector<std::string> args = public_case_flags();
+  const std::vector<std::string> more = {"--scheduler", "dpmpp-2m",     "--out",     tmp / "x.mp4",
+                                         "--frames-out", tmp / "frames", "--log-json"};
+  args.insert(args.end(), more.begin(), more.end());
+  CliResult r = run_cli(args);
+  ASSERT_FALSE(r.timed_out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  DecodedVideo video = read_video(tmp / "x.mp4");
+  ASSERT_EQ(video.frames.sizes(), (at::IntArrayRef{kFrames, kSize, kSize, 3}));
+
+  std::istringstream lines(r.out);
+  std::string line;
+  int64_t last_step = 0;
+  bool started = false;
+  while (std::getline(lines, line)) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j["event"] == "start") {
+      EXPECT_EQ(j["scheduler"], "dpmpp-2m");
+      started = true;
+    }
+    if (j["event"] == "progress" && j["phase"] == "denoise") {
+      EXPECT_EQ(j["steps"], 3);
+      last_step = j["step"];
+    }
+  }
+  EXPECT_TRUE(started);
+  EXPECT_EQ(last_step, 3);
+
+  std::vector<at::Tensor> frames;
+  for (int64_t i = 0; i < kFrames; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "frames/%04d.png", static_cast<int>(i));
+    frames.push_back(read_image_rgb(tmp / name));
+  }
+  EXPECT_GT(max_abs_diff(at::stack(frames), golden_frames()), 1.0) << "the frames are DDIM's: the sampler was not used";
 }
 
 TEST(AnimateEndToEnd, NonSquareAnyLengthAndFrameRate) {

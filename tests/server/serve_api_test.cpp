@@ -159,7 +159,8 @@ TEST_F(ServeApi, SubmitStreamsProgressThenServesTheResult) {
   RunningServer s(options, engine.runner());
   httplib::Client c = client_for(s.port());
   engine.pace();  // each step waits until its event reached us: no step is coalesced away
-  Reply r = submit(c, upload({{"steps", "3"}, {"seed", "7"}, {"guidance", "4.5"}, {"prompt", "dance"}}));
+  Reply r = submit(c, upload({{"steps", "3"}, {"scheduler", "dpmpp-2m"}, {"seed", "7"}, {"guidance", "4.5"},
+                              {"prompt", "dance"}}));
   ASSERT_EQ(r.status, 202) << r.raw;
   const std::string id = r.body["id"];
   EXPECT_EQ(r.body["frames"], 3);
@@ -188,6 +189,7 @@ TEST_F(ServeApi, SubmitStreamsProgressThenServesTheResult) {
   json job = get(c, "/v1/animations/" + id).body;
   EXPECT_EQ(job["status"], "done");
   EXPECT_EQ(job["params"]["steps"], 3);
+  EXPECT_EQ(job["params"]["scheduler"], "dpmpp-2m");
   EXPECT_EQ(job["params"]["seed"], 7);
   EXPECT_EQ(job["params"]["guidance"], 4.5);
   EXPECT_EQ(job["params"]["size"], 64);  // the server's default
@@ -303,6 +305,8 @@ TEST_F(ServeApi, RejectsBadUploadsWithTheReasonAndQueuesNothing) {
   add("steps zero", [](Upload& u) { u.fields = {{"steps", "0"}}; }, 400, "steps");
   add("steps text", [](Upload& u) { u.fields = {{"steps", "many"}}; }, 400, "steps");
   add("guidance", [](Upload& u) { u.fields = {{"guidance", "-2"}}; }, 400, "guidance");
+  add("scheduler", [](Upload& u) { u.fields = {{"scheduler", "euler"}}; }, 400,
+      "scheduler: must be one of ddim, dpmpp-2m, got 'euler'");
   add("seed", [](Upload& u) { u.fields = {{"seed", "-1"}}; }, 400, "seed");
   add("size", [](Upload& u) { u.fields = {{"size", "70"}}; }, 400, "size");
   add("overlap", [](Upload& u) { u.fields = {{"context", "4"}, {"overlap", "4"}}; }, 400, "overlap");

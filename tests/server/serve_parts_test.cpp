@@ -156,6 +156,20 @@ TEST(Validation, ANonSquareDefaultSizeIsKeptUnlessASizeIsGiven) {
   EXPECT_THROW(check_job_params(defaults, Limits{}), RequestError);
 }
 
+// "scheduler" picks the sampler (ddim unless a job says otherwise); a stored
+// job keeps it, one stored before it existed is DDIM; another name is a 400.
+TEST(Validation, SchedulerIsAFieldDefaultingToDdim) {
+  JobParams p;
+  ASSERT_EQ(param_error({}, &p), "");
+  EXPECT_EQ(p.scheduler, "ddim");
+  ASSERT_EQ(param_error({{"scheduler", " dpmpp-2m "}}, &p), "");
+  EXPECT_EQ(p.animation().scheduler, "dpmpp-2m");
+  EXPECT_EQ(job_params_from_json(to_json(p)).scheduler, "dpmpp-2m");
+  EXPECT_EQ(job_params_from_json(nlohmann::json{{"steps", 3}}).scheduler, "ddim");  // stored before it existed
+  EXPECT_EQ(param_error({{"scheduler", "euler"}}), "scheduler: must be one of ddim, dpmpp-2m, got 'euler'");
+  EXPECT_NE(param_error({{"scheduler", ""}}).find("scheduler: must be one of"), std::string::npos);
+}
+
 TEST(Validation, NamesTheFieldAndTheRange) {
   EXPECT_NE(param_error({{"steps", "0"}}).find("steps"), std::string::npos);
   EXPECT_NE(param_error({{"steps", "51"}}).find("1 to 50"), std::string::npos);

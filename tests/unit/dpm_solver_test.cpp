@@ -11,7 +11,9 @@
 #include "diffusion/ddim.h"
 #include "diffusion/dpm_solver.h"
 #include "diffusion/sampler.h"
+#include "pipeline/animation.h"
 #include "test_util.h"
+#include "weights/model_paths.h"
 #include "weights/weights.h"
 
 namespace ma {
@@ -127,6 +129,42 @@ TEST(DpmSolver, SamplersByName) {
     EXPECT_TRUE(at::equal(ddim->step(i, eps, x), reference.step(eps, reference.timesteps(3)[i], x, 3)));
   test::expect_error_containing([] { make_sampler("euler", 10); }, "scheduler must be one of ddim, dpmpp-2m, got 'euler'");
   test::expect_error_containing([] { check_sampler_name(""); }, "scheduler must be one of");
+}
+
+// The pipeline drives the solver of its run: on the tiny models, every step's
+// tapped output is DpmSolverPP2M's step on that step's tapped input and guided
+// prediction (bit for bit), each step starts from the one before, and
+// AnimationParams' default is DDIM.
+TEST(DpmSolver, ThePipelineStepsWithIt) {
+  EXPECT_EQ(AnimationParams{}.scheduler, kDefaultSampler);
+  EngineOptions options;
+  options.threads = 1;
+  Animator animator(resolve_model_paths(test::models_dir()), options);
+  at::manual_seed(5);
+  at::Tensor source = at::randint(0, 256, {32, 32, 3}, at::TensorOptions().dtype(at::kByte));
+  at::Tensor control = at::randint(0, 256, {16, 32, 32, 3}, at::TensorOptions().dtype(at::kByte));
+  AnimationParams p;
+  p.width = p.height = 32;
+  p.steps = 3;
+  p.scheduler = "dpmpp-2m";
+  TensorMap taps;
+  std::vector<int64_t> progress_steps;
+  animator.animate(
+      source, control, p, [&](const ProgressEvent& e) { progress_steps.push_back(e.steps); }, nullptr,
+      [&](const std::string& name, const at::Tensor& value) { taps[name] = value.clone(); });
+  for (int64_t steps : progress_steps) EXPECT_EQ(steps, 3);
+  // The taps are [1, C, F, h, w]; the solver is elementwise, so the layout does not matter.
+  DpmSolverPP2M solver(3);
+  for (size_t i = 0; i < 3; ++i) {
+    const std::string step = "step" + std::to_string(i);
+    ASSERT_TRUE(taps.count(step + ".latents_out")) << step;
+    if (i > 0) {
+      EXPECT_TRUE(at::equal(taps[step + ".latents_in"], taps["step" + std::to_string(i - 1) + ".latents_out"]));
+    }
+    EXPECT_TRUE(at::equal(solver.step(i, taps[step + ".noise_pred_guided"], taps[step + ".latents_in"]),
+                          taps[step + ".latents_out"]))
+        << step;
+  }
 }
 
 }  // namespace

@@ -65,6 +65,7 @@ TEST(Settings, ValidateNamesTheSetting) {
   } cases[] = {{[](AnimationParams& p) { p.width = 60; }, "width"},
                {[](AnimationParams& p) { p.height = 0; }, "height"},
                {[](AnimationParams& p) { p.steps = 0; }, "steps"},
+               {[](AnimationParams& p) { p.scheduler = "euler"; }, "scheduler"},
                {[](AnimationParams& p) { p.guidance = -1; }, "guidance"},
                {[](AnimationParams& p) { p.context = 0; }, "context"},
                {[](AnimationParams& p) { p.overlap = p.context; }, "overlap"}};
@@ -86,6 +87,7 @@ TEST(Settings, ServerJobDefaultsAreTheEngines) {
   EXPECT_EQ(job.width, engine.width);
   EXPECT_EQ(job.height, engine.height);
   EXPECT_EQ(job.steps, engine.steps);
+  EXPECT_EQ(job.scheduler, engine.scheduler);
   EXPECT_EQ(job.guidance, engine.guidance);
   EXPECT_EQ(job.seed, engine.seed);
   EXPECT_EQ(job.context, engine.context);
@@ -128,6 +130,7 @@ TEST(SharedOptions, DefaultsAreTheLibrarys) {
   EXPECT_EQ(cli::log_mode_from(p.output), cli::LogMode::normal);
   const AnimationParams d;
   EXPECT_EQ(p.params.steps, d.steps);
+  EXPECT_EQ(p.params.scheduler, "ddim");
   EXPECT_EQ(p.params.guidance, d.guidance);
   EXPECT_EQ(p.params.context, d.context);
   EXPECT_EQ(p.params.overlap, d.overlap);
@@ -136,7 +139,7 @@ TEST(SharedOptions, DefaultsAreTheLibrarys) {
 TEST(SharedOptions, BindsEveryFlag) {
   Parsed p;
   parse(p, {"--models", "m", "--vae", "v", "--motion-module", "mm.ckpt", "--dtype", "bf16", "--threads", "3",
-            "--log-json", "--steps", "7", "--guidance", "2.5", "--context", "8", "--overlap", "2"});
+            "--log-json", "--steps", "7", "--scheduler", "dpmpp-2m", "--guidance", "2.5", "--context", "8", "--overlap", "2"});
   EXPECT_EQ(p.models.models, "m");
   EXPECT_EQ(p.models.parts.vae, "v");
   EXPECT_EQ(p.models.parts.motion_module, "mm.ckpt");
@@ -145,6 +148,7 @@ TEST(SharedOptions, BindsEveryFlag) {
   EXPECT_EQ(e.threads, 3);
   EXPECT_EQ(cli::log_mode_from(p.output), cli::LogMode::json);
   EXPECT_EQ(p.params.steps, 7);
+  EXPECT_EQ(p.params.scheduler, "dpmpp-2m");
   EXPECT_EQ(p.params.guidance, 2.5);
   EXPECT_EQ(p.params.context, 8);
   EXPECT_EQ(p.params.overlap, 2);
