@@ -7,24 +7,26 @@
 # Writes WORK/eval/<model>-<region>.json and prints a Markdown table
 # (docs/demo-model.md shows it).
 #
-# Usage: scripts/eval-demo.sh [--work DIR] [--models DIR] [--steps N] [--clips N] [--frames N]
+# Usage: scripts/eval-demo.sh [--work DIR] [--models DIR] [--steps N] [--scheduler S] [--clips N] [--frames N]
 #   --work DIR    the train-demo work folder (default: build/demo-train)
 #   --models DIR  the trained model (default: models/demo)
-#   --steps N     DDIM steps (default 25)
+#   --steps N     denoising steps (default 25)
+#   --scheduler S animate's sampler: ddim (default) or dpmpp-2m
 #   --clips N     the first N held-out clips (default 8)
 #   --frames N    the first N frames of each (default 16)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$PWD"
-work="build/demo-train" models="models/demo" steps=25 clips=8 frames=16
+work="build/demo-train" models="models/demo" steps=25 scheduler=ddim clips=8 frames=16
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --work) work="$2"; shift 2 ;;
     --models) models="$2"; shift 2 ;;
     --steps) steps="$2"; shift 2 ;;
+    --scheduler) scheduler="$2"; shift 2 ;;
     --clips) clips="$2"; shift 2 ;;
     --frames) frames="$2"; shift 2 ;;
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "eval-demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -61,7 +63,7 @@ fi
 animate() {  # NAME MODELS
   rm -rf "$ev/pred/$1"
   "$bin" animate --dataset "$heldout" --videos "$ev/videos.txt" --max-frames "$frames" --models "$2" \
-    --out "$ev/pred/$1" --size 64 --steps "$steps" --context 8 --seed 1 --quiet
+    --out "$ev/pred/$1" --size 64 --steps "$steps" --scheduler "$scheduler" --context 8 --seed 1 --quiet
 }
 animate trained "$models"
 animate untrained "$untrained/checkpoint-1"
