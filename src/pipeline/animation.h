@@ -51,7 +51,7 @@ struct AnimationParams {
   int64_t length_multiple = 16;
   std::string prompt, negative_prompt;
   // The sampler (diffusion/sampler.h): "ddim", the original's, or "dpmpp-2m"
-  // (DPM-Solver++ 2M, opt-in: fewer steps for a comparable result).
+  // (DPM-Solver++ 2M, opt-in, meant for fewer steps; docs/performance.md).
   std::string scheduler = "ddim";
 
   // Range checks; ma::Error names the setting (the one wording of these checks).
