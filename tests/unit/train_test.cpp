@@ -416,13 +416,27 @@ at::Tensor grad_of(nn::Module& m, const std::string& key) {
   throw std::runtime_error("no parameter " + key);
 }
 
+// Stage 1's networks on the tiny models: appearance encoder, ControlNet and the 2D base UNet.
+struct Stage1Models {
+  std::unique_ptr<UNetModel> app, unet;
+  std::unique_ptr<ControlNetModel> ctl;
+};
+Stage1Models stage1_models() {
+  const ModelPaths paths = resolve_model_paths(test::models_dir());
+  Stage1Models m;
+  m.app = load_appearance_encoder(paths, {});
+  m.ctl = load_controlnet(paths, {});
+  m.unet = std::make_unique<UNetModel>(UNetConfig::load(paths.unet_config), UNetKind::kImage);
+  load_module_file(*m.unet, paths.unet_weights, {});
+  return m;
+}
+
 TEST(TrainStepParity, Stage1MatchesTheOriginal) {
   const TensorMap c = load_safetensors(test::data_dir() + "/cases/train_step/stage1.safetensors");
-  const ModelPaths paths = resolve_model_paths(test::models_dir());
-  auto app = load_appearance_encoder(paths, {});
-  auto ctl = load_controlnet(paths, {});
-  UNetModel unet(UNetConfig::load(paths.unet_config), UNetKind::kImage);
-  load_module_file(unet, paths.unet_weights, {});
+  Stage1Models m = stage1_models();
+  auto& app = m.app;
+  auto& ctl = m.ctl;
+  UNetModel& unet = *m.unet;
   const auto app_params = make_trainable(*app), ctl_params = make_trainable(*ctl);
   train::ObjectiveInputs in{c.at("in.z0"), c.at("in.ref_latents"), c.at("in.pose"), c.at("in.noise"), c.at("in.t"),
                             c.at("in.text"), false};
@@ -448,11 +462,10 @@ TEST(TrainStepParity, Stage1MatchesTheOriginal) {
 // Within 1e-5: the batched forward and the single ones sum in other orders.
 TEST(Objective, MinSnrWeightsEachImageByItsTimestep) {
   const TensorMap c = load_safetensors(test::data_dir() + "/cases/train_step/stage1.safetensors");
-  const ModelPaths paths = resolve_model_paths(test::models_dir());
-  auto app = load_appearance_encoder(paths, {});
-  auto ctl = load_controlnet(paths, {});
-  UNetModel unet(UNetConfig::load(paths.unet_config), UNetKind::kImage);
-  load_module_file(unet, paths.unet_weights, {});
+  Stage1Models m = stage1_models();
+  auto& app = m.app;
+  auto& ctl = m.ctl;
+  UNetModel& unet = *m.unet;
   const NoiseSchedule schedule;
   auto row = [](const at::Tensor& x) { return x.slice(0, 0, 1); };
   train::ObjectiveInputs both{at::cat({row(c.at("in.z0")), -row(c.at("in.z0"))}),
