@@ -462,10 +462,7 @@ TEST(TrainStepParity, Stage1MatchesTheOriginal) {
 // Within 1e-5: the batched forward and the single ones sum in other orders.
 TEST(Objective, MinSnrWeightsEachImageByItsTimestep) {
   const TensorMap c = load_safetensors(test::data_dir() + "/cases/train_step/stage1.safetensors");
-  Stage1Models m = stage1_models();
-  auto& app = m.app;
-  auto& ctl = m.ctl;
-  UNetModel& unet = *m.unet;
+  const Stage1Models m = stage1_models();
   const NoiseSchedule schedule;
   auto row = [](const at::Tensor& x) { return x.slice(0, 0, 1); };
   train::ObjectiveInputs both{at::cat({row(c.at("in.z0")), -row(c.at("in.z0"))}),
@@ -473,7 +470,7 @@ TEST(Objective, MinSnrWeightsEachImageByItsTimestep) {
                               at::cat({row(c.at("in.pose")), row(c.at("in.pose")).flip(3)}),
                               at::cat({row(c.at("in.noise")), row(c.at("in.noise")).flip(2)}),
                               at::tensor(std::vector<int64_t>{10, 900}), c.at("in.text"), false, 1};
-  const train::ObjectiveModels models{app.get(), ctl.get(), &unet, false, false};
+  const train::ObjectiveModels models{m.app.get(), m.ctl.get(), m.unet.get(), false, false};
   at::NoGradGuard no_grad;
   const double gamma = 5;
   double expected = 0;
