@@ -98,8 +98,8 @@ void add_sampling_options(CLI::App& app, AnimationParams& p, const std::string& 
   add("--steps", p.steps, "N", "Denoising steps");
   add("--scheduler", p.scheduler, "NAME",
       "Sampler: ddim (the original's) or dpmpp-2m (DPM-Solver++ 2M as diffusers' "
-      "DPMSolverMultistepScheduler runs it, meant for fewer steps; its quality is not measured yet: "
-      "docs/performance.md)");
+      "DPMSolverMultistepScheduler runs it, meant for fewer steps; on the unshipped demo model it was "
+      "worse than ddim at equal steps: docs/performance.md)");
   add("--guidance", p.guidance, "G", "Classifier-free guidance scale (>= 0)");
   add("--context", p.context, "N", "Frames per temporal window (1.." + std::to_string(kMaxContextFrames) + ")");
   add("--overlap", p.overlap, "N", "Frames shared by neighbouring windows (0..context-1)");
