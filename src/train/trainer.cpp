@@ -583,26 +583,16 @@ void Trainer::Impl::restore(const std::string& checkpoint) {
   step = st.at("step").get<int64_t>();
   for (const auto& w : st.value("written", std::vector<std::string>{})) written.insert(w);
   optimizer->load_state(read_optimizer_state(checkpoint));
-  if (st.value("ema_decay", 0.0) > 0) {
-    // The checkpoint's parts hold the average: training continues from the
-    // raw weights (and, with --ema-decay, the average from the parts).
+  if (o.vae || st.value("ema_decay", 0.0) > 0) {
+    // The checkpoint's parts are not the weights as trained: the VAE stage's
+    // VAE is the calibrated copy, an --ema-decay run's parts hold the average
+    // (with --ema-decay again, the average continues from them). Training
+    // continues from trainer_state/weights.safetensors, keyed by parameter
+    // name (the VAE stage's without the "vae." prefix).
     const TensorMap raw = read_trained_weights(checkpoint);
     at::NoGradGuard no_grad;
     for (const NamedParameter& p : optimizer->parameters()) {
-      const auto it = raw.find(p.name);
-      if (it == raw.end() || it->second.sizes() != p.tensor.sizes())
-        throw Error(checkpoint + "/trainer_state/weights.safetensors: " +
-                    (it == raw.end() ? "missing " : "mis-shaped ") + p.name);
-      p.tensor.detach().copy_(it->second);
-    }
-  }
-  if (o.vae) {
-    // The checkpoint's VAE is the calibrated copy; training continues from
-    // the weights as they were (trainer_state/weights.safetensors).
-    const TensorMap raw = read_trained_weights(checkpoint);
-    at::NoGradGuard no_grad;
-    for (const NamedParameter& p : optimizer->parameters()) {
-      const std::string key = p.name.substr(std::string("vae.").size());
+      const std::string key = o.vae ? p.name.substr(std::string("vae.").size()) : p.name;
       const auto it = raw.find(key);
       if (it == raw.end() || it->second.sizes() != p.tensor.sizes())
         throw Error(checkpoint + "/trainer_state/weights.safetensors: " +
