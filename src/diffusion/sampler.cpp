@@ -1,5 +1,7 @@
 #include "diffusion/sampler.h"
 
+#include <algorithm>
+
 #include "diffusion/ddim.h"
 #include "diffusion/dpm_solver.h"
 #include "util/error.h"
@@ -30,12 +32,19 @@ const std::vector<std::string>& sampler_names() {
   return names;
 }
 
-void check_sampler_name(const std::string& name) {
-  for (const std::string& known : sampler_names())
-    if (name == known) return;
+std::string sampler_name_list() {
   std::string list;
   for (const std::string& known : sampler_names()) list += (list.empty() ? "" : ", ") + known;
-  throw Error("scheduler must be one of " + list + ", got '" + name + "'");
+  return list;
+}
+
+bool is_sampler_name(const std::string& name) {
+  const auto& names = sampler_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+void check_sampler_name(const std::string& name) {
+  if (!is_sampler_name(name)) throw Error("scheduler must be one of " + sampler_name_list() + ", got '" + name + "'");
 }
 
 std::unique_ptr<Sampler> make_sampler(const std::string& name, int64_t steps) {

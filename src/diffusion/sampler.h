@@ -19,6 +19,9 @@ constexpr const char* kDefaultSampler = "ddim";
 // Every name make_sampler accepts, the default first.
 const std::vector<std::string>& sampler_names();
 
+// "ddim, dpmpp-2m": sampler_names() for messages.
+std::string sampler_name_list();
+bool is_sampler_name(const std::string& name);
 // Throws ma::Error (one line, listing the known names) for an unknown name.
 void check_sampler_name(const std::string& name);
 

@@ -70,13 +70,6 @@ double parse_number(const std::string& name, const std::string& text, double lo,
   return v;
 }
 
-// "ddim, dpmpp-2m": the samplers a job may ask for.
-std::string known_samplers() {
-  std::string list;
-  for (const std::string& name : sampler_names()) list += (list.empty() ? "" : ", ") + name;
-  return list;
-}
-
 constexpr double kMaxGuidance = 50.0;
 constexpr int64_t kMinSize = 64;
 constexpr int64_t kMaxContext = kMaxContextFrames;  // the motion modules' position limit
@@ -104,11 +97,7 @@ void check_job_params(const JobParams& p, const Limits& limits) {
   auto fail = [](const std::string& what) { throw RequestError(400, what); };
   if (p.steps < 1 || p.steps > limits.max_steps)
     fail("steps: must be from 1 to " + std::to_string(limits.max_steps) + ", got " + std::to_string(p.steps));
-  try {
-    check_sampler_name(p.scheduler);
-  } catch (const Error&) {
-    throw bad("scheduler", "one of " + known_samplers(), p.scheduler);
-  }
+  if (!is_sampler_name(p.scheduler)) throw bad("scheduler", "one of " + sampler_name_list(), p.scheduler);
   if (!std::isfinite(p.guidance) || p.guidance < 0 || p.guidance > kMaxGuidance)
     fail("guidance: must be from 0 to 50, got " + std::to_string(p.guidance));
   // A square job is worded as its `size`; a non-square default (the models' native size) names each side.
