@@ -234,10 +234,12 @@ struct Server::Impl {
     for (const auto& [name, part] : req.files) {
       bool known = std::find(kFileFields.begin(), kFileFields.end(), name) != kFileFields.end() ||
                    std::find(kParamFields.begin(), kParamFields.end(), name) != kParamFields.end();
-      if (!known)
-        throw RequestError(400, "unknown field '" + name.substr(0, 40) +
-                                    "' (known: source, motion, steps, scheduler, guidance, seed, size, context, "
-                                    "overlap, L, prompt, extract_pose)");
+      if (!known) {
+        std::string list;  // the fields, in the order the API lists them
+        for (const auto* fields : {&kFileFields, &kParamFields})
+          for (const std::string& f : *fields) list += (list.empty() ? "" : ", ") + f;
+        throw RequestError(400, "unknown field '" + name.substr(0, 40) + "' (known: " + list + ")");
+      }
     }
     for (const std::string& name : kFileFields) {
       if (!req.has_file(name))
