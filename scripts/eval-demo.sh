@@ -7,17 +7,22 @@
 # Writes WORK/eval/<model>-<region>.json and prints a Markdown table
 # (docs/demo-model.md shows it).
 #
-# Usage: scripts/eval-demo.sh [--work DIR] [--models DIR] [--steps N] [--scheduler S] [--clips N] [--frames N]
+# With --self-pose it also animates each clip's reference along its own pose,
+# repeated: a model that reads the reference redraws it (up to the VAE's round
+# trip); one that ignores it draws some other figure (docs/demo-model.md).
+#
+# Usage: scripts/eval-demo.sh [--work DIR] [--models DIR] [--steps N] [--scheduler S] [--clips N] [--frames N] [--self-pose]
 #   --work DIR    the train-demo work folder (default: build/demo-train)
 #   --models DIR  the trained model (default: models/demo)
 #   --steps N     denoising steps (default 25)
 #   --scheduler S animate's sampler: ddim (default) or dpmpp-2m
 #   --clips N     the first N held-out clips (default 8)
 #   --frames N    the first N frames of each (default 16)
+#   --self-pose   also score the trained model on the self-pose clips
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$PWD"
-work="build/demo-train" models="models/demo" steps=25 scheduler=ddim clips=8 frames=16
+work="build/demo-train" models="models/demo" steps=25 scheduler=ddim clips=8 frames=16 self_pose=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --work) work="$2"; shift 2 ;;
@@ -26,7 +31,8 @@ while [[ $# -gt 0 ]]; do
     --scheduler) scheduler="$2"; shift 2 ;;
     --clips) clips="$2"; shift 2 ;;
     --frames) frames="$2"; shift 2 ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    --self-pose) self_pose=1; shift ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "eval-demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -60,9 +66,9 @@ if [[ ! -d "$untrained/checkpoint-1" ]]; then
     --trainable unet,appearance_encoder,controlnet --steps 1 --lr 1e-30 --weight-decay 0 --seed 2 --threads 1 --quiet
 fi
 
-animate() {  # NAME MODELS
+animate() {  # NAME MODELS [DATASET]
   rm -rf "$ev/pred/$1"
-  "$bin" animate --dataset "$heldout" --videos "$ev/videos.txt" --max-frames "$frames" --models "$2" \
+  "$bin" animate --dataset "${3:-$heldout}" --videos "$ev/videos.txt" --max-frames "$frames" --models "$2" \
     --out "$ev/pred/$1" --size 64 --steps "$steps" --scheduler "$scheduler" --context 8 --seed 1 --quiet
 }
 animate trained "$models"
@@ -82,3 +88,26 @@ for m in trained untrained reference-copy; do
   done
   echo "$row |"
 done
+
+[[ $self_pose -eq 1 ]] || exit 0
+# The self-pose clips: every frame, pose and mask is the reference's own (as
+# animate's dataset, and in eval's <clip>/<frame> layout for the scores).
+rm -rf "$ev/self-pose" "$ev/self-pose-gt" "$ev/self-pose-masks"
+while read -r name; do
+  src="$(cd "$heldout/$name" && pwd)"
+  mkdir -p "$ev/self-pose-gt/$name" "$ev/self-pose-masks/$name"
+  for f in $(ls "$src/images" | sort | head -n "$frames"); do
+    for k in images densepose masks; do mkdir -p "$ev/self-pose/$name/$k"; ln -s "$src/$k/0000.png" "$ev/self-pose/$name/$k/$f"; done
+    ln -s "$src/images/0000.png" "$ev/self-pose-gt/$name/$f"
+    ln -s "$src/masks/0000.png" "$ev/self-pose-masks/$name/$f"
+  done
+done <"$ev/videos.txt"
+animate trained-self-pose "$models" "$ev/self-pose"
+sp=(--pred "$ev/pred/trained-self-pose" --gt "$ev/self-pose-gt" --metrics psnr,ssim --protocol fixed --skip-first)
+"$bin" eval "${sp[@]}" --json >"$ev/trained-self-pose-frame.json"
+"$bin" eval "${sp[@]}" --mask "$ev/self-pose-masks" --mask-union-first --json >"$ev/trained-self-pose-masked.json"
+get() { sed -nE "s/.*\"$2\": *([-0-9.e+]+).*/\1/p" "$1" | head -n1; }
+echo
+echo "self-pose (the reference along its own pose): PSNR $(get "$ev/trained-self-pose-frame.json" psnr)," \
+  "SSIM $(get "$ev/trained-self-pose-frame.json" ssim); masked PSNR $(get "$ev/trained-self-pose-masked.json" psnr)," \
+  "masked SSIM $(get "$ev/trained-self-pose-masked.json" ssim)"
