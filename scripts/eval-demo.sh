@@ -74,19 +74,26 @@ animate() {  # NAME MODELS [DATASET]
 animate trained "$models"
 animate untrained "$untrained/checkpoint-1"
 
-echo "| model | L1 | PSNR | SSIM | masked L1 | masked PSNR | masked SSIM |"
-echo "|---|---|---|---|---|---|---|"
-for m in trained untrained reference-copy; do
-  "$bin" eval --pred "$ev/pred/$m" --gt "$ev/gt" --metrics l1,psnr,ssim --protocol fixed --skip-first --json >"$ev/$m-frame.json"
-  "$bin" eval --pred "$ev/pred/$m" --gt "$ev/gt" --metrics l1,psnr,ssim --protocol fixed --skip-first --mask "$ev/masks" --mask-union-first \
-    --json >"$ev/$m-masked.json"
-  row="| $m"
+score() {  # NAME GT MASKS: NAME's frames scored whole and masked, into WORK/eval/NAME-{frame,masked}.json
+  local common=(--pred "$ev/pred/$1" --gt "$2" --metrics l1,psnr,ssim --protocol fixed --skip-first)
+  "$bin" eval "${common[@]}" --json >"$ev/$1-frame.json"
+  "$bin" eval "${common[@]}" --mask "$3" --mask-union-first --json >"$ev/$1-masked.json"
+}
+header() { echo "| model | L1 | PSNR | SSIM | masked L1 | masked PSNR | masked SSIM |"; echo "|---|---|---|---|---|---|---|"; }
+row() {  # NAME: its table row, from score's files
+  local r="| $1" region k
   for region in frame masked; do
     for k in l1 psnr ssim; do
-      row+=" | $(sed -nE "s/.*\"$k\": *([-0-9.e+]+).*/\1/p" "$ev/$m-$region.json" | head -n1)"
+      r+=" | $(sed -nE "s/.*\"$k\": *([-0-9.e+]+).*/\1/p" "$ev/$1-$region.json" | head -n1)"
     done
   done
-  echo "$row |"
+  echo "$r |"
+}
+
+header
+for m in trained untrained reference-copy; do
+  score "$m" "$ev/gt" "$ev/masks"
+  row "$m"
 done
 
 [[ $self_pose -eq 1 ]] || exit 0
@@ -103,11 +110,8 @@ while read -r name; do
   done
 done <"$ev/videos.txt"
 animate trained-self-pose "$models" "$ev/self-pose"
-sp=(--pred "$ev/pred/trained-self-pose" --gt "$ev/self-pose-gt" --metrics psnr,ssim --protocol fixed --skip-first)
-"$bin" eval "${sp[@]}" --json >"$ev/trained-self-pose-frame.json"
-"$bin" eval "${sp[@]}" --mask "$ev/self-pose-masks" --mask-union-first --json >"$ev/trained-self-pose-masked.json"
-get() { sed -nE "s/.*\"$2\": *([-0-9.e+]+).*/\1/p" "$1" | head -n1; }
+score trained-self-pose "$ev/self-pose-gt" "$ev/self-pose-masks"
 echo
-echo "self-pose (the reference along its own pose): PSNR $(get "$ev/trained-self-pose-frame.json" psnr)," \
-  "SSIM $(get "$ev/trained-self-pose-frame.json" ssim); masked PSNR $(get "$ev/trained-self-pose-masked.json" psnr)," \
-  "masked SSIM $(get "$ev/trained-self-pose-masked.json" ssim)"
+echo "Self-pose (each clip's reference along its own pose, repeated):"
+header
+row trained-self-pose

@@ -20,7 +20,7 @@
 namespace ma {
 namespace {
 
-// U, V lie in [0, 1], where a float32 ulp is 6e-8 to 1.2e-7. detectron2's box
+// U, V lie in [0, 1], where a float32 ulp is at most 1.2e-7. detectron2's box
 // resize and ours agree bit for bit on libtorch 1.13; 2.6's bilinear kernel
 // rounds differently, measured up to 1.29e-5 (108 ulps at 1.0, one thread).
 // 2e-5 is 0.002% of their range; an 8-bit IUV image's step is 1/255 = 3.9e-3.
