@@ -216,6 +216,7 @@ class AnimateRun {
       rep_.info("animating on " + std::to_string(dist_.env.world) + " processes (" + dist_.env.launcher +
                 "): each runs every " + std::to_string(dist_.env.world) + "th window of a step");
     rep_.info("models loaded in " + cli::format_duration(seconds_since(t0)));
+    if (engine.low_memory) rep_.info(describe_low_memory(animator.weight_bytes()));
     for (size_t i = 0; i < jobs.size(); ++i) {
       if (cancel_->load()) throw Cancelled();
       AnimationInputs in = std::move(first);

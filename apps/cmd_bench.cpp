@@ -47,6 +47,9 @@ Models: without --models, MagicAnimate's full-size models (SD 1.5 UNet3D 1.28 G 
   appearance encoder, ControlNet, VAE, CLIP text) with random weights: about 11 GB in fp32.
   --models DIR reads only the config.json files and tokenizer of a pretrained_models folder
   (e.g. the tiny test models: --models tests/data/models --size 64 runs in seconds).
+Low memory: --low-memory writes the random weights to files under $TMPDIR (or /tmp; about 11 GB at
+  full size, unlinked at once) and maps them back as real weights load, so each network is resident
+  only while it runs, as in `animate --low-memory`; put TMPDIR on a disk, not a tmpfs.
 Scaling: --nproc N times one animation of 4 x --frames frames (--steps steps) on 1 process and on N
   local processes (cores divided among them; windows split as `animate --nproc`) and prints the
   speed-up, efficiency and the all-reduce's bytes and seconds per step (docs/distributed.md).)";
@@ -79,6 +82,7 @@ Action add_bench_command(CLI::App& app) {
     o.threads = engine.threads;
     o.dtype = engine.dtype;
     o.device = engine.device;
+    o.low_memory = engine.low_memory;
     o.only = cli::split_list(f->only);
     if (!f->output.quiet) o.log = [](const std::string& line) { std::cerr << line << std::endl; };
     if (f->dist.nproc > 1) return run_bench_scaling(o, f->dist, f->json);

@@ -104,6 +104,7 @@ int run_serve(ServeFlags& f) {
   std::cerr << "magicanimate serve: models loaded in " << static_cast<int>(load_s + 0.5) << " s\n"
             << "  listening on http://" << o.host << ":" << port << "/\n"
             << "  data: " << o.data_dir << "\n"
+            << (engine.low_memory ? "  " + describe_low_memory(animator->weight_bytes()) + "\n" : std::string())
             << "  default size: " << o.defaults.width << "x" << o.defaults.height
             << (f.size_option->count() == 0 && o.native_width > 0 ? " (the models' native size)" : "") << "\n"
             << "  page: " << serve::WebAssets(o.web_dir).origin() << "\n"

@@ -21,6 +21,7 @@ endif()
 
 set(MA_LOADER_SOURCES
   ${CMAKE_SOURCE_DIR}/src/weights/safetensors.cpp
+  ${CMAKE_SOURCE_DIR}/src/weights/mapped_pages.cpp
   ${CMAKE_SOURCE_DIR}/src/weights/torch_pickle.cpp
   ${CMAKE_SOURCE_DIR}/src/weights/torch_zip.cpp
   ${CMAKE_SOURCE_DIR}/src/weights/torch_legacy.cpp

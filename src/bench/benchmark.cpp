@@ -27,6 +27,8 @@
 #include "models/unet.h"
 #include "nn/reference_bank.h"
 #include "pipeline/animation.h"
+#include "util/temp_dir.h"
+#include "weights/mapped_pages.h"
 #include "text/clip_tokenizer.h"
 #include "util/bf16.h"
 #include "util/cpu_allocator.h"
@@ -109,6 +111,8 @@ void validate(const BenchOptions& o) {
   if (o.threads < 0) throw Error("--threads must be 0 (every core) or more, got " + std::to_string(o.threads));
   if (!o.device.is_cpu())  // its inputs and GEMM peak are built on the CPU so far
     throw Error("--device " + o.device.str() + ": the benchmark runs on the CPU only so far (use --device cpu)");
+  if (o.low_memory && o.train)
+    throw Error("--low-memory is for inference: --train updates the weights in place, in memory");
   if (o.gemm_size < 64 || o.gemm_size > 16384)
     throw Error("--gemm-size must be between 64 and 16384, got " + str(o.gemm_size));
   const std::vector<std::string> keys = component_keys(o);
@@ -325,10 +329,25 @@ BenchReport run_benchmark(const BenchOptions& o) {
   run.log("bench: building the models (" + r.models + ", " + dtype_name(o.dtype) + ")");
   const auto load_start = Clock::now();
   const DeviceDtype weights{o.dtype, at::kCPU};
-  EngineModels models = build_random_models(o.models_dir, weights);
+  const TempDir weight_files = o.low_memory ? TempDir("magicanimate-bench-weights") : TempDir();
+  EngineModels models = build_random_models(o.models_dir, weights, 1, weight_files.path());
   r.load_seconds = since(load_start);
   release_allocation_cache();  // the random-weight temporaries: not part of any component
   r.weight_bytes = weight_bytes(models);
+  // Low-memory mode: a network's pages go back once it has been timed, as the
+  // engine gives them back once it has run.
+  auto done_with = [&](const nn::Module& net) {
+    if (o.low_memory) (void)release_file_pages(net.tensors());
+  };
+  if (o.low_memory)
+    for (const nn::Module* net : {static_cast<const nn::Module*>(models.text_encoder.get()),
+                                  static_cast<const nn::Module*>(models.vae.get()),
+                                  static_cast<const nn::Module*>(models.appearance_encoder.get()),
+                                  static_cast<const nn::Module*>(models.controlnet.get()),
+                                  static_cast<const nn::Module*>(models.unet.get())}) {
+      for (const at::Tensor& t : net->tensors()) r.file_backed_weight_bytes += file_backed_bytes(t);
+      done_with(*net);  // written and mapped back: nothing resident until it runs
+    }
   r.rss_after_load_bytes = current_rss_bytes();
 
   const int64_t f = o.frames, size = o.size, lat = size / 8;
@@ -342,12 +361,14 @@ BenchReport run_benchmark(const BenchOptions& o) {
     run.measure("text_encoder", "CLIP text encoder, one prompt", 1, encode_text);
   else
     encode_text();
+  done_with(*models.text_encoder);
   const at::Tensor text = at::cat({text_cond, text_cond}, 0);
 
   if (run.wanted("vae_encode_reference")) {
     at::Tensor image = at::randint(0, 256, {size, size, 3}, at::TensorOptions().dtype(at::kByte));
     run.measure("vae_encode_reference", "VAE encoder, the reference image", 1,
                 [&] { (void)models.vae->encode_reference(image); });
+    done_with(*models.vae);
   }
 
   const bool need_unet = run.wanted("unet3d_window");
@@ -363,6 +384,7 @@ BenchReport run_benchmark(const BenchOptions& o) {
                 encode_appearance);
   else if (need_unet)
     encode_appearance();
+  done_with(*models.appearance_encoder);
 
   at::Tensor latents = at::randn({f, channels, lat, lat}).to(o.dtype);
   ControlResiduals residuals;
@@ -375,6 +397,7 @@ BenchReport run_benchmark(const BenchOptions& o) {
                 f, control);
   else if (need_unet)
     control();
+  done_with(*models.controlnet);
 
   if (need_unet)
     run.measure("unet3d_window",
@@ -384,6 +407,7 @@ BenchReport run_benchmark(const BenchOptions& o) {
                   (void)models.unet->forward(at::cat({latents, latents}, 0), kTimestep, text, f, &residuals, &bank,
                                              true);
                 });
+  done_with(*models.unet);
   bank.clear();
   residuals = {};
 
@@ -393,6 +417,7 @@ BenchReport run_benchmark(const BenchOptions& o) {
     at::Tensor z = at::randn({1, channels, n, lat, lat}).to(o.dtype);
     run.measure("vae_decode_frame", "VAE decoder per frame (" + str(n) + " frames per call, as the pipeline)", n,
                 [&] { (void)models.vae->decode_video(z, n); });
+    done_with(*models.vae);
   }
 
   const bool step1 = run.wanted(step_key(f)), step2 = run.wanted(step_key(2 * f)), e2e = run.wanted("end_to_end");
@@ -400,6 +425,7 @@ BenchReport run_benchmark(const BenchOptions& o) {
     EngineOptions engine;
     engine.dtype = o.dtype;
     engine.threads = o.threads;
+    engine.low_memory = o.low_memory;
     Animator animator(std::move(models), engine);
     // The end-to-end run's first step is the `frames`-frame step.
     if (e2e || step1) run.animation(animator, f, e2e ? o.steps : 1, !e2e, step1, e2e);
@@ -456,6 +482,10 @@ nlohmann::ordered_json BenchReport::to_json() const {
   j["threads"] = threads;
   j["models"] = models;
   j["weights_mb"] = round_to(to_mb(weight_bytes), 1);
+  if (options.low_memory) {
+    j["low_memory"] = true;
+    j["file_backed_weights_mb"] = round_to(to_mb(file_backed_weight_bytes), 1);
+  }
   j["model_build_seconds"] = round_to(load_seconds, 3);
   j["rss_after_load_mb"] = round_to(to_mb(rss_after_load_bytes), 1);
   j["process_peak_rss_mb"] = round_to(to_mb(process_peak_rss_bytes), 1);
@@ -475,7 +505,11 @@ std::string BenchReport::to_table() const {
   out << "magicanimate bench: " << options.size << "x" << options.size << ", " << options.frames
       << "-frame window, " << dtype_name(options.dtype) << ", " << threads << " threads\n"
       << "models:  " << models << " (" << std::fixed << std::setprecision(0) << to_mb(weight_bytes)
-      << " MB of weights, built in " << std::setprecision(1) << load_seconds << " s)\n"
+      << " MB of weights, built in " << std::setprecision(1) << load_seconds << " s)\n";
+  if (options.low_memory)
+    out << "low memory: " << std::setprecision(0) << to_mb(file_backed_weight_bytes)
+        << " MB of them memory-mapped from files, resident only while their network runs\n";
+  out
       << "machine: " << cpu << ", " << cores << " cores, " << std::setprecision(1) << to_mb(memory_bytes) / 1024.0
       << " GiB; libtorch " << torch_version << "; BLAS " << blas << "\n"
       << "fp32 GEMM peak (" << options.gemm_size << "^3 at::mm): " << std::setprecision(1) << gemm_peak_gflops

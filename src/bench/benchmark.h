@@ -26,6 +26,9 @@ struct BenchOptions {
   int64_t gemm_size = 2048;  // n of the n x n x n peak GEMM
   std::vector<std::string> only;  // component keys to run; empty: all
   bool train = false;  // the training steps instead (bench/train_bench.h)
+  // The random weights written to files under $TMPDIR (or /tmp) and mapped back,
+  // each network's pages released when it has run (EngineOptions::low_memory).
+  bool low_memory = false;
   std::function<void(const std::string&)> log;  // progress lines (may be empty)
 };
 
@@ -50,7 +53,7 @@ struct BenchReport {
   double gemm_peak_dtype_gflops = 0;  // in options.dtype when not fp32
   double conv_peak_gflops = 0;        // fp32 3x3 convolution (oneDNN), for context
   int64_t allocation_cache_cap_bytes = 0, allocation_cache_hits = 0, allocation_cache_misses = 0;
-  int64_t weight_bytes = 0, rss_after_load_bytes = 0, process_peak_rss_bytes = 0;
+  int64_t weight_bytes = 0, file_backed_weight_bytes = 0, rss_after_load_bytes = 0, process_peak_rss_bytes = 0;
   double load_seconds = 0;
   std::string cpu, blas, torch_version, models;
   int cores = 0;

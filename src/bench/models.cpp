@@ -17,31 +17,35 @@
 #include "models/unet.h"
 #include "text/clip_tokenizer.h"
 #include "util/error.h"
+#include "util/temp_dir.h"
+#include "weights/safetensors.h"
 
 namespace ma::bench {
 
 std::unique_ptr<ClipTokenizer> special_tokens_tokenizer() {
-  char dir_template[] = "/tmp/magicanimate-bench-tokenizer-XXXXXX";
-  const char* dir = mkdtemp(dir_template);
-  if (!dir) throw Error("bench: cannot create a temporary folder under /tmp");
-  const std::string base = dir;
-  std::ofstream(base + "/vocab.json") << R"({"<|startoftext|>": 49406, "<|endoftext|>": 49407})";
-  std::ofstream(base + "/merges.txt") << "#version: 0.2\n";
-  std::unique_ptr<ClipTokenizer> tokenizer;
-  std::string failure;
+  const TempDir dir("magicanimate-bench-tokenizer");
+  std::ofstream(dir.path() + "/vocab.json") << R"({"<|startoftext|>": 49406, "<|endoftext|>": 49407})";
+  std::ofstream(dir.path() + "/merges.txt") << "#version: 0.2\n";
   try {
-    tokenizer = std::make_unique<ClipTokenizer>(base);
+    return std::make_unique<ClipTokenizer>(dir.path());
   } catch (const std::exception& e) {
-    failure = e.what();
+    throw Error(std::string("bench: tokenizer: ") + e.what());
   }
-  std::remove((base + "/vocab.json").c_str());
-  std::remove((base + "/merges.txt").c_str());
-  rmdir(base.c_str());
-  if (!tokenizer) throw Error("bench: tokenizer: " + failure);
-  return tokenizer;
 }
 
-EngineModels build_random_models(const std::string& models_dir, const DeviceDtype& opt, uint64_t seed) {
+EngineModels build_random_models(const std::string& models_dir, const DeviceDtype& opt, uint64_t seed,
+                                 const std::string& file_dir) {
+  // Random weights, or the same weights memory-mapped back from a file.
+  auto state = [&](const nn::Module& net, uint64_t s, const std::string& name) {
+    TensorMap weights = random_state(net, opt, s);
+    if (file_dir.empty()) return weights;
+    const std::string path = file_dir + "/" + name + ".safetensors";
+    save_safetensors(path, weights);
+    weights.clear();
+    TensorMap mapped = load_safetensors(path, opt);
+    std::remove(path.c_str());
+    return mapped;
+  };
   EngineModels m;
   if (models_dir.empty()) {
     m.tokenizer = special_tokens_tokenizer();
@@ -63,12 +67,12 @@ EngineModels build_random_models(const std::string& models_dir, const DeviceDtyp
     m.unet = std::make_unique<UNetModel>(UNetConfig::load(paths.unet_config), UNetKind::kVideo);
   }
   // Through the normal loaders, so every model is marked loaded and checked.
-  m.text_encoder->load(random_state(*m.text_encoder, opt, seed), opt, "random text encoder weights");
-  m.vae->load(random_state(*m.vae, opt, seed + 1), opt, "random VAE weights");
-  load_module(*m.appearance_encoder, random_state(*m.appearance_encoder, opt, seed + 2), opt,
+  m.text_encoder->load(state(*m.text_encoder, seed, "text_encoder"), opt, "random text encoder weights");
+  m.vae->load(state(*m.vae, seed + 1, "vae"), opt, "random VAE weights");
+  load_module(*m.appearance_encoder, state(*m.appearance_encoder, seed + 2, "appearance_encoder"), opt,
               "random appearance encoder weights");
-  load_module(*m.controlnet, random_state(*m.controlnet, opt, seed + 3), opt, "random ControlNet weights");
-  load_module(*m.unet, random_state(*m.unet, opt, seed + 4), opt, "random UNet weights");
+  load_module(*m.controlnet, state(*m.controlnet, seed + 3, "controlnet"), opt, "random ControlNet weights");
+  load_module(*m.unet, state(*m.unet, seed + 4, "unet"), opt, "random UNet weights");
   return m;
 }
 

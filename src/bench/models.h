@@ -27,7 +27,12 @@ using nn::random_state;
 // the special tokens (prompts must be empty); otherwise that folder's
 // pretrained_models layout (resolve_model_paths): its config.json files and
 // tokenizer, its weight files unread.
-EngineModels build_random_models(const std::string& models_dir, const DeviceDtype& opt, uint64_t seed = 1);
+// file_dir not empty: each network's random weights are written there as a
+// .safetensors file and loaded memory-mapped from it, as real weights load
+// (what --low-memory needs); the file is unlinked at once, the mapping keeps
+// its pages until the model goes.
+EngineModels build_random_models(const std::string& models_dir, const DeviceDtype& opt, uint64_t seed = 1,
+                                 const std::string& file_dir = "");
 
 // A tokenizer that knows only CLIP's special tokens (<|startoftext|> 49406,
 // <|endoftext|> 49407): the empty prompt tokenizes as with the real vocabulary.

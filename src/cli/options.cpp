@@ -52,6 +52,9 @@ void add_engine_options(CLI::App& app, EngineFlags& flags, const std::string& gr
           ->type_name("TYPE")
           ->capture_default_str(),
       app.add_option("--threads", flags.threads, "CPU threads (0: every core)")->type_name("N")->capture_default_str(),
+      app.add_flag("--low-memory", flags.low_memory,
+                   "Networks not running keep their weights in their .safetensors files, out of resident memory "
+                   "(CPU only; same output, some time to page them back in; default: off)"),
   };
   if (!group.empty())
     for (CLI::Option* opt : opts) opt->group(group);
@@ -64,6 +67,7 @@ EngineOptions engine_options_from(const EngineFlags& flags) {
   o.threads = flags.threads;
   o.dtype = parse_dtype(flags.dtype);
   o.device = parse_device(flags.device);
+  o.low_memory = flags.low_memory;
   o.validate();
   return o;
 }

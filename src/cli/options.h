@@ -36,6 +36,7 @@ struct EngineFlags {
   std::string device = "cpu";
   std::string dtype = "fp32";
   int threads = EngineOptions{}.threads;
+  bool low_memory = EngineOptions{}.low_memory;
 };
 
 void add_engine_options(CLI::App& app, EngineFlags& flags, const std::string& group = "");

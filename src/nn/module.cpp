@@ -41,6 +41,13 @@ std::vector<ParamInfo> Module::buffers(const std::string& prefix) const {
   return out;
 }
 
+std::vector<at::Tensor> Module::tensors() const {
+  std::vector<at::Tensor> out;
+  for (const auto& p : state_entries())
+    if (p.slot->defined()) out.push_back(*p.slot);
+  return out;
+}
+
 std::vector<ParamInfo> Module::trainable_parameters() const {
   std::vector<ParamInfo> out;
   for (auto& p : parameters())

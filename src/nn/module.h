@@ -39,6 +39,8 @@ class Module {
   std::vector<ParamInfo> parameters(const std::string& prefix = "") const;
   // The buffers only.
   std::vector<ParamInfo> buffers(const std::string& prefix = "") const;
+  // The tensors of every loaded parameter and buffer, in state_entries' order.
+  std::vector<at::Tensor> tensors() const;
   // Loaded parameters whose tensor requires grad (what an optimiser updates).
   std::vector<ParamInfo> trainable_parameters() const;
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "pipeline/context_windows.h"
 #include "diffusion/sampler.h"
@@ -16,6 +17,7 @@
 #include "util/dtype.h"
 #include "util/error.h"
 #include "util/threads.h"
+#include "weights/mapped_pages.h"
 
 namespace ma {
 
@@ -65,6 +67,17 @@ struct Animator::Impl {
   MotionModuleConfig motion;  // what the UNet was built with (EngineModels' contract)
   WindowShare share;  // this process's windows; world 1 unless set_window_share
 
+  // Low-memory mode: a network that has run gives its file-mapped weights'
+  // pages back until it runs again (weights/mapped_pages.h).
+  void release(const nn::Module& net) const {
+    if (options.low_memory) (void)release_file_pages(net.tensors());
+  }
+
+  std::vector<const nn::Module*> networks() const {
+    return {models.text_encoder.get(), models.vae.get(), models.appearance_encoder.get(), models.controlnet.get(),
+            models.unet.get()};
+  }
+
   at::Tensor encode_prompt(const std::string& prompt) const {
     at::Tensor ids = models.tokenizer->tokenize(prompt).to(options.device);
     return models.text_encoder->forward(ids);
@@ -96,6 +109,30 @@ Animator::Animator(const ModelPaths& paths, const EngineOptions& options)
 Animator::~Animator() = default;
 
 const EngineOptions& Animator::options() const { return impl_->options; }
+
+WeightBytes Animator::weight_bytes() const {
+  WeightBytes out;
+  for (const nn::Module* net : impl_->networks())
+    for (const at::Tensor& t : net->tensors()) {
+      out.total += static_cast<int64_t>(t.nbytes());
+      out.file_backed += file_backed_bytes(t);
+    }
+  return out;
+}
+
+std::string describe_low_memory(const WeightBytes& w) {
+  auto gib = [](int64_t b) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1024.0 * 1024 * 1024));
+    return std::string(buf);
+  };
+  if (w.file_backed == 0)
+    return "warning: --low-memory saves nothing here: no weight is memory-mapped from a .safetensors file as it "
+           "is (weights converted to another dtype on loading, or read from .bin/.ckpt, live in memory; "
+           "`magicanimate convert --dtype` writes files that map as they are)";
+  return "low memory: " + gib(w.file_backed) + " of " + gib(w.total) +
+         " of weights stay in their files while their network is not running";
+}
 
 void Animator::set_window_share(const WindowShare& share) {
   (void)share.select({});  // a rank outside the world fails here, not mid-run
@@ -134,10 +171,12 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
   record("text.embeddings0", text_cond);
   record("text.embeddings1", text_uncond);
   const at::Tensor text = at::cat({text_uncond, text_cond}, 0);
+  m.release(*m.models.text_encoder);
 
   // 2. Reference image -> latents (posterior mean x 0.18215).
   at::Tensor ref_latents = m.models.vae->encode_reference(source.to(m.options.device));
   record("pipeline.ref_latents", ref_latents);
+  m.release(*m.models.vae);
 
   // 3. DensePose frames, padded with the last frame to a multiple of L, the
   // original's own parameter (animation.py:193-194, `config.L`, 16 in its
@@ -183,6 +222,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
     bank.start_write();
     m.models.appearance_encoder->forward(ref_latents, t, text_cond, 1, nullptr, &bank);
     bank.start_read();
+    m.release(*m.models.appearance_encoder);
 
     // 5b/5c. ControlNet residuals and the 3D UNet over overlapping windows,
     // both guidance halves per window (the UNet runs them in turn);
@@ -197,6 +237,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
     in.timestep = t;
     in.block = p.context;
     in.bank = &bank;
+    in.low_memory = m.options.low_memory;
     WindowSums sums = denoise_windows(in, windows, [&](size_t wi) {
       check_cancel();
       ProgressEvent e{"denoise", i + 1, steps, static_cast<int64_t>(wi) + 1, static_cast<int64_t>(windows.size()), 0, -1};
@@ -206,6 +247,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
       emit(e);
     });
     bank.clear();
+    m.release(*m.models.unet);
     m.share.reduce(sums);  // with other processes: every rank now holds every window's sums
 
     // 5d. Classifier-free guidance and the sampler's step (DDIM's by default).
@@ -221,6 +263,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
   const int64_t decode_batch = m.models.vae->decode_frames_within(kVaeDecodeBudgetBytes, h, w);
   at::Tensor video = m.models.vae->decode_video(to_video_layout(latents.slice(0, 0, frames)), decode_batch);
   record("pipeline.video", video);
+  m.release(*m.models.vae);
   emit({"done", steps, steps, 0, 0, 0, 0});
   return from_video_layout(video).to(at::kCPU).to(at::kFloat);
 }

@@ -27,8 +27,12 @@ struct EngineOptions {
   at::ScalarType dtype = at::kFloat;  // weights and compute
   at::Device device = at::kCPU;
   int threads = 0;                    // 0: every core
+  // Networks not running give their weights' pages back between uses (the
+  // ones memory-mapped from safetensors files as they are: weights/mapped_pages.h).
+  // CPU only; the output is the same.
+  bool low_memory = false;
 
-  // Throws ma::Error (one line) for a negative thread count.
+  // Throws ma::Error (one line) for a negative thread count or low_memory off the CPU.
   void validate() const;
 };
 
@@ -95,6 +99,15 @@ struct EngineModels {
   ~EngineModels();
 };
 
+struct WeightBytes {
+  int64_t total = 0, file_backed = 0;
+};
+
+// What low-memory mode can do with these weights, in one line for the log;
+// starts with "warning: " when it can do nothing (no weight is file-backed:
+// converted to another dtype on loading, or read from .bin/.ckpt pickles).
+std::string describe_low_memory(const WeightBytes& w);
+
 class Animator {
  public:
   // Throws ma::Error when options.dtype cannot run on options.device with
@@ -114,6 +127,10 @@ class Animator {
                      const TapCallback& tap = {});
 
   const EngineOptions& options() const;
+
+  // The networks' weights: all of them, and those memory-mapped from their
+  // files as they are (what low-memory mode can keep out of resident memory).
+  WeightBytes weight_bytes() const;
 
   // From now on each denoising step runs only share.select(windows) here and
   // share.reduce()s the sums with the other processes' (multi-process

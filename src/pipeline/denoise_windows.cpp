@@ -2,6 +2,7 @@
 
 #include "pipeline/control_residual_cache.h"
 #include "util/error.h"
+#include "weights/mapped_pages.h"
 
 namespace ma {
 
@@ -43,8 +44,10 @@ WindowSums denoise_windows(const DenoiseInputs& in, const std::vector<Window>& s
   // of `block` frames (the same batches whichever windows ask for them),
   // computed as this subset's windows first need them.
   ControlResidualCache residuals(subset, frames, in.block, [&](int64_t start, int64_t end) {
-    return in.controlnet->forward(latents.slice(0, start, end), in.timestep, in.text_cond,
-                                  in.cond_images.slice(0, start, end));
+    ControlResiduals r = in.controlnet->forward(latents.slice(0, start, end), in.timestep, in.text_cond,
+                                                in.cond_images.slice(0, start, end));
+    if (in.low_memory) (void)release_file_pages(in.controlnet->tensors());
+    return r;
   });
   WindowSums sums{at::zeros_like(latents), at::zeros_like(latents), at::zeros({frames, 1, 1, 1}, latents.options())};
   for (size_t wi = 0; wi < subset.size(); ++wi) {

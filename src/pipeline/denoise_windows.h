@@ -34,6 +34,7 @@ struct DenoiseInputs {
   double timestep = 0;
   int64_t block = 16;       // ControlNet's frame blocks (the context length)
   nn::ReferenceBank* bank = nullptr;  // read by the conditional half
+  bool low_memory = false;  // ControlNet gives its file-mapped pages back after each block
 };
 
 // One process's share of every step's windows when several processes

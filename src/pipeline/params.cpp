@@ -19,6 +19,9 @@ std::string number(double v) {
 
 void EngineOptions::validate() const {
   if (threads < 0) throw Error("threads must be 0 (every core) or more, got " + std::to_string(threads));
+  if (low_memory && !device.is_cpu())
+    throw Error("low-memory mode keeps CPU weights in their files; on " + device.str() +
+                " the weights are copies in device memory");
 }
 
 void AnimationParams::validate() const {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "weights/mapped_pages.h"
 
 namespace ma {
 namespace {
@@ -45,7 +46,9 @@ struct Mapping {
   void* addr = MAP_FAILED;
   size_t size = 0;
   ~Mapping() {
-    if (addr != MAP_FAILED) munmap(addr, size);
+    if (addr == MAP_FAILED) return;
+    unregister_file_mapping(addr);
+    munmap(addr, size);
   }
 };
 
@@ -178,6 +181,7 @@ TensorMap load_safetensors(const std::string& path, const DeviceDtype& opt) {
   if (map->size > 0) map->addr = mmap(nullptr, map->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (map->size == 0 || map->addr == MAP_FAILED) throw Error(path + ": safetensors: empty or unmappable file");
+  register_file_mapping(map->addr, map->size);  // its pages may be handed back (mapped_pages.h)
   const char* base = static_cast<const char*>(map->addr);
   try {
     SafetensorsHeader h = parse_safetensors_header(base, map->size, map->size);

@@ -127,6 +127,7 @@ TEST(SharedOptions, DefaultsAreTheLibrarys) {
   EXPECT_EQ(e.device, at::Device(at::kCPU));
   EXPECT_EQ(e.dtype, at::kFloat);
   EXPECT_EQ(e.threads, 0);
+  EXPECT_FALSE(e.low_memory);
   EXPECT_EQ(cli::log_mode_from(p.output), cli::LogMode::normal);
   const AnimationParams d;
   EXPECT_EQ(p.params.steps, d.steps);
@@ -139,13 +140,14 @@ TEST(SharedOptions, DefaultsAreTheLibrarys) {
 TEST(SharedOptions, BindsEveryFlag) {
   Parsed p;
   parse(p, {"--models", "m", "--vae", "v", "--motion-module", "mm.ckpt", "--dtype", "bf16", "--threads", "3",
-            "--log-json", "--steps", "7", "--scheduler", "dpmpp-2m", "--guidance", "2.5", "--context", "8", "--overlap", "2"});
+            "--low-memory", "--log-json", "--steps", "7", "--scheduler", "dpmpp-2m", "--guidance", "2.5", "--context", "8", "--overlap", "2"});
   EXPECT_EQ(p.models.models, "m");
   EXPECT_EQ(p.models.parts.vae, "v");
   EXPECT_EQ(p.models.parts.motion_module, "mm.ckpt");
   const EngineOptions e = cli::engine_options_from(p.engine);
   EXPECT_EQ(e.dtype, at::kBFloat16);
   EXPECT_EQ(e.threads, 3);
+  EXPECT_TRUE(e.low_memory);
   EXPECT_EQ(cli::log_mode_from(p.output), cli::LogMode::json);
   EXPECT_EQ(p.params.steps, 7);
   EXPECT_EQ(p.params.scheduler, "dpmpp-2m");
@@ -164,6 +166,14 @@ TEST(SharedOptions, RefusesBadEngineAndOutputFlagsNamingThem) {
   EXPECT_NE(error_of([&] { (void)cli::engine_options_from(dtype.engine); }).find("fp8"), std::string::npos);
   EXPECT_NE(error_of([&] { (void)cli::engine_options_from(device.engine); }).find("tpu"), std::string::npos);
   EXPECT_NE(error_of([&] { (void)cli::log_mode_from(both.output); }).find("--log-json"), std::string::npos);
+  // Low-memory mode keeps CPU weights in their files; a GPU's weights are
+  // device copies (checked in the library, so a build without CUDA tests it too).
+  EngineOptions gpu;
+  gpu.device = at::Device(at::kCUDA, 0);
+  gpu.low_memory = true;
+  EXPECT_NE(error_of([&] { gpu.validate(); }).find("low-memory"), std::string::npos);
+  gpu.low_memory = false;
+  EXPECT_NO_THROW(gpu.validate());
 }
 
 }  // namespace

@@ -1,0 +1,102 @@
+// Low-memory mode (EngineOptions::low_memory, weights/mapped_pages.h): weights
+// memory-mapped from .safetensors files give their pages back between uses,
+// values unchanged, anonymous memory untouched, written mappings kept; and an
+// animation is the same with and without it.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "bench/memory.h"
+#include "pipeline/animation.h"
+#include "tests/temp_dir.h"
+#include "tests/test_util.h"
+#include "weights/mapped_pages.h"
+#include "weights/model_paths.h"
+#include "weights/safetensors.h"
+
+namespace ma {
+namespace {
+
+constexpr int64_t kFloats = 16 << 20;  // 64 MiB: far above the RSS noise of a test process
+
+// A file of one 64 MiB tensor, loaded memory-mapped; `copy` is the same values
+// in anonymous memory.
+struct MappedWeight {
+  test::TempDir dir;
+  at::Tensor copy, mapped;
+  TensorMap map;
+  MappedWeight() {
+    at::manual_seed(7);
+    copy = at::randn({kFloats});
+    save_safetensors(dir / "w.safetensors", {{"w", copy}});
+    map = load_safetensors(dir / "w.safetensors");
+    mapped = map.at("w");
+  }
+};
+
+TEST(LowMemory, FileBackedPagesLeaveResidentMemoryAndComeBackUnchanged) {
+  MappedWeight w;
+  const auto bytes = static_cast<int64_t>(w.mapped.nbytes());
+  ASSERT_EQ(file_backed_bytes(w.mapped), bytes) << "the loader no longer aliases the file mapping";
+  EXPECT_EQ(file_backed_bytes(w.copy), 0);
+
+  ASSERT_TRUE(at::equal(w.mapped, w.copy));  // touches every page
+  const int64_t touched = bench::current_rss_bytes();
+  const PageRelease r = release_file_pages({w.mapped, w.copy});
+  const int64_t released = bench::current_rss_bytes();
+  std::printf("RSS %.1f MB with the mapped weight touched, %.1f MB after the release (%.1f MB of file-backed data)\n",
+              bench::to_mb(touched), bench::to_mb(released), bench::to_mb(bytes));
+  EXPECT_EQ(r.file_backed_bytes, bytes);
+  EXPECT_EQ(r.skipped_bytes, 0);
+  // All but the partial pages at the ends go; 90% leaves room for whatever
+  // else the process maps meanwhile.
+  EXPECT_GT(touched - released, bytes * 9 / 10);
+
+  // Paged back in from the file on the next use, the same values; the
+  // anonymous copy was never touched.
+  EXPECT_TRUE(at::equal(w.mapped, w.copy));
+  EXPECT_GT(bench::current_rss_bytes() - released, bytes * 9 / 10);
+}
+
+TEST(LowMemory, AWrittenMappingIsKept) {
+  MappedWeight w;
+  // A write to a private mapping makes that page anonymous: dropping it would
+  // lose the write, so the whole mapping stays resident.
+  w.mapped[kFloats / 2] = 42.0f;
+  const PageRelease r = release_file_pages({w.mapped});
+  EXPECT_EQ(r.skipped_bytes, static_cast<int64_t>(w.mapped.nbytes()));
+  EXPECT_EQ(w.mapped[kFloats / 2].item<float>(), 42.0f);
+  EXPECT_EQ(w.mapped[0].item<float>(), w.copy[0].item<float>());
+}
+
+TEST(LowMemory, AnimationIsTheSameAndItsWeightsAreFileBacked) {
+  const ModelPaths paths = resolve_model_paths(test::models_dir());
+  AnimationParams p;
+  p.width = p.height = 32;
+  p.steps = 2;
+  p.seed = 5;
+  at::manual_seed(1);
+  const at::Tensor source = at::randint(0, 256, {32, 32, 3}, at::TensorOptions().dtype(at::kByte));
+  const at::Tensor control = at::randint(0, 256, {20, 32, 32, 3}, at::TensorOptions().dtype(at::kByte));
+
+  EngineOptions plain;
+  plain.threads = 1;
+  EngineOptions low = plain;
+  low.low_memory = true;
+  Animator a(paths, plain), b(paths, low);
+  const WeightBytes wb = b.weight_bytes();
+  // The tiny models' safetensors map as they are; the motion module is a
+  // torch zip (.ckpt), read into memory.
+  EXPECT_GT(wb.file_backed, 0);
+  EXPECT_LT(wb.file_backed, wb.total);
+  EXPECT_EQ(describe_low_memory(wb).rfind("low memory: ", 0), 0u) << describe_low_memory(wb);
+  EXPECT_EQ(describe_low_memory({wb.total, 0}).rfind("warning: ", 0), 0u);
+
+  // Twice with low memory: the second run pages every weight back in.
+  const at::Tensor expected = a.animate(source, control, p);
+  EXPECT_TRUE(at::equal(b.animate(source, control, p), expected));
+  EXPECT_TRUE(at::equal(b.animate(source, control, p), expected));
+}
+
+}  // namespace
+}  // namespace ma
