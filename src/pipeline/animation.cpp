@@ -12,6 +12,7 @@
 #include "pipeline/context_windows.h"
 #include "diffusion/sampler.h"
 #include "pipeline/denoise_windows.h"
+#include "pipeline/low_memory.h"
 #include "pipeline/model_loading.h"
 #include "util/cpu_allocator.h"
 #include "util/dtype.h"
@@ -66,6 +67,7 @@ struct Animator::Impl {
   EngineModels models;
   MotionModuleConfig motion;  // what the UNet was built with (EngineModels' contract)
   WindowShare share;  // this process's windows; world 1 unless set_window_share
+  MappedBack mapped_back;  // low-memory mode: weights written to $TMPDIR to be mapped
 
   // Low-memory mode: a network that has run gives its file-mapped weights'
   // pages back until it runs again (weights/mapped_pages.h).
@@ -101,6 +103,7 @@ Animator::Animator(EngineModels models, const EngineOptions& options) : impl_(st
   configure_threads(options.threads);
   enable_allocation_cache();
   m.models = std::move(models);
+  if (options.low_memory) m.mapped_back = map_resident_weights(m.networks());
 }
 
 Animator::Animator(const ModelPaths& paths, const EngineOptions& options)
@@ -117,21 +120,30 @@ WeightBytes Animator::weight_bytes() const {
       out.total += static_cast<int64_t>(t.nbytes());
       out.file_backed += file_backed_bytes(t);
     }
+  out.written_to_map = impl_->mapped_back.bytes;
+  out.not_written = impl_->mapped_back.not_done;
   return out;
 }
 
 std::string describe_low_memory(const WeightBytes& w) {
   auto gib = [](int64_t b) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1024.0 * 1024 * 1024));
+    const double mib = static_cast<double>(b) / (1024.0 * 1024);
+    if (mib < 1024)
+      std::snprintf(buf, sizeof buf, "%.1f MiB", mib);
+    else
+      std::snprintf(buf, sizeof buf, "%.2f GiB", mib / 1024);
     return std::string(buf);
   };
   if (w.file_backed == 0)
-    return "warning: --low-memory saves nothing here: no weight is memory-mapped from a .safetensors file as it "
-           "is (weights converted to another dtype on loading, or read from .bin/.ckpt, live in memory; "
-           "`magicanimate convert --dtype` writes files that map as they are)";
-  return "low memory: " + gib(w.file_backed) + " of " + gib(w.total) +
-         " of weights stay in their files while their network is not running";
+    return "warning: --low-memory keeps every weight resident" + (w.not_written.empty() ? "" : ": " + w.not_written);
+  std::string line = "low memory: " + gib(w.file_backed) + " of " + gib(w.total) +
+                     " of weights stay in their files while their network is not running";
+  if (w.written_to_map > 0)
+    line += " (" + gib(w.written_to_map) + " of them converted or read from pickles, written to $TMPDIR to be mapped)";
+  else if (!w.not_written.empty())
+    line += "; the rest stays resident: " + w.not_written;
+  return line;
 }
 
 void Animator::set_window_share(const WindowShare& share) {

@@ -101,11 +101,12 @@ struct EngineModels {
 
 struct WeightBytes {
   int64_t total = 0, file_backed = 0;
+  int64_t written_to_map = 0;  // of file_backed: written to $TMPDIR by low-memory mode to be mapped
+  std::string not_written;     // why low-memory mode wrote nothing, when it could not
 };
 
-// What low-memory mode can do with these weights, in one line for the log;
-// starts with "warning: " when it can do nothing (no weight is file-backed:
-// converted to another dtype on loading, or read from .bin/.ckpt pickles).
+// What low-memory mode does with these weights, in one line for the log;
+// starts with "warning: " when it can do nothing.
 std::string describe_low_memory(const WeightBytes& w);
 
 class Animator {
