@@ -21,15 +21,18 @@ struct Region {
   RegionState state = RegionState::kUnchecked;
 };
 
+// Both live for the whole process, never destroyed: a mapping held by a
+// static (a test's cached fixture, say) is unmapped, and unregistered, during
+// static destruction, possibly after statics built later than it.
 std::mutex& registry_mutex() {
-  static std::mutex m;
-  return m;
+  static auto* m = new std::mutex;
+  return *m;
 }
 
 // By start address; mappings never overlap.
 std::map<char*, Region>& registry() {
-  static std::map<char*, Region> r;
-  return r;
+  static auto* r = new std::map<char*, Region>;
+  return *r;
 }
 
 size_t page_size() {
