@@ -149,6 +149,27 @@ TEST(AnimateEndToEnd, PublicCaseThroughFlagsMatchesTheOriginal) {
   EXPECT_TRUE(finished);
 }
 
+// --low-memory hands each network's weight pages back between uses
+// (docs/performance.md#memory): the frames are still the original's, and the
+// log says how much of the weights it maps.
+TEST(AnimateEndToEnd, LowMemoryStillMatchesTheOriginal) {
+  TempDir tmp;
+  std::vector<std::string> args = public_case_flags();
+  const std::vector<std::string> more = {"--low-memory", "--frames-out", tmp / "frames", "--out", tmp / "x.mp4"};
+  args.insert(args.end(), more.begin(), more.end());
+  CliResult r = run_cli(args);
+  ASSERT_FALSE(r.timed_out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("low memory: "), std::string::npos) << r.err;
+  std::vector<at::Tensor> ours;
+  for (int64_t i = 0; i < kFrames; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "frames/%04d.png", static_cast<int>(i));
+    ours.push_back(read_image_rgb(tmp / name));
+  }
+  EXPECT_LE(max_abs_diff(at::stack(ours), golden_frames()), 1.0);
+}
+
 TEST(AnimateEndToEnd, OriginalConfigFileWritesTheOriginalsOutputs) {
   TempDir tmp;
   // The original's format; paths relative to the current folder (the repo root here).
