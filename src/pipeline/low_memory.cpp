@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "util/error.h"
 #include "util/temp_dir.h"
@@ -23,7 +24,14 @@ bool is_tmpfs(const std::string& dir) {
 
 MappedBack map_resident_weights(const std::vector<const nn::Module*>& nets) {
   MappedBack out;
-  const TempDir dir("magicanimate-weights");
+  std::optional<TempDir> made;
+  try {
+    made.emplace("magicanimate-weights");
+  } catch (const std::exception& e) {  // the mapped safetensors still go: say why the rest stays
+    out.not_done = e.what();
+    return out;
+  }
+  const TempDir& dir = *made;
   if (is_tmpfs(dir.path())) {
     out.not_done = "the temporary folder " + dir.path().substr(0, dir.path().rfind('/')) +
                    " is a tmpfs (memory): set TMPDIR to a folder on a disk";

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "bench/memory.h"
 #include "pipeline/animation.h"
@@ -105,6 +106,29 @@ TEST(LowMemory, AnimationIsTheSameAndItsWeightsAreFileBacked) {
   const at::Tensor expected = a.animate(source, control, p);
   EXPECT_TRUE(at::equal(b.animate(source, control, p), expected));
   EXPECT_TRUE(at::equal(b.animate(source, control, p), expected));
+}
+
+// A temporary folder that cannot be made leaves the pickled and converted
+// weights resident, says why, and still maps the safetensors.
+TEST(LowMemory, AnUnusableTmpdirIsReportedNotFatal) {
+  const char* old = std::getenv("TMPDIR");
+  const std::string saved = old ? old : "";
+  setenv("TMPDIR", "/nonexistent-magicanimate-tmpdir", 1);
+  EngineOptions low;
+  low.threads = 1;
+  low.low_memory = true;
+  WeightBytes wb;
+  try {
+    wb = Animator(resolve_model_paths(test::models_dir()), low).weight_bytes();
+  } catch (...) {
+    old ? setenv("TMPDIR", saved.c_str(), 1) : unsetenv("TMPDIR");
+    throw;
+  }
+  old ? setenv("TMPDIR", saved.c_str(), 1) : unsetenv("TMPDIR");
+  EXPECT_EQ(wb.written_to_map, 0);
+  EXPECT_NE(wb.not_written.find("/nonexistent-magicanimate-tmpdir"), std::string::npos) << wb.not_written;
+  EXPECT_GT(wb.file_backed, 0);
+  EXPECT_NE(describe_low_memory(wb).find("the rest stays resident"), std::string::npos) << describe_low_memory(wb);
 }
 
 }  // namespace
