@@ -333,21 +333,17 @@ BenchReport run_benchmark(const BenchOptions& o) {
   EngineModels models = build_random_models(o.models_dir, weights, 1, weight_files.path());
   r.load_seconds = since(load_start);
   release_allocation_cache();  // the random-weight temporaries: not part of any component
-  r.weight_bytes = weight_bytes(models);
+  const WeightBytes weight_bytes = models.weight_bytes();
+  r.weight_bytes = weight_bytes.total;
   // Low-memory mode: a network's pages go back once it has been timed, as the
   // engine gives them back once it has run.
   auto done_with = [&](const nn::Module& net) {
     if (o.low_memory) (void)release_file_pages(net.tensors());
   };
-  if (o.low_memory)
-    for (const nn::Module* net : {static_cast<const nn::Module*>(models.text_encoder.get()),
-                                  static_cast<const nn::Module*>(models.vae.get()),
-                                  static_cast<const nn::Module*>(models.appearance_encoder.get()),
-                                  static_cast<const nn::Module*>(models.controlnet.get()),
-                                  static_cast<const nn::Module*>(models.unet.get())}) {
-      for (const at::Tensor& t : net->tensors()) r.file_backed_weight_bytes += file_backed_bytes(t);
-      done_with(*net);  // written and mapped back: nothing resident until it runs
-    }
+  if (o.low_memory) {
+    r.file_backed_weight_bytes = weight_bytes.file_backed;
+    for (const nn::Module* net : models.networks()) done_with(*net);  // written and mapped back: nothing resident
+  }
   r.rss_after_load_bytes = current_rss_bytes();
 
   const int64_t f = o.frames, size = o.size, lat = size / 8;

@@ -76,19 +76,6 @@ EngineModels build_random_models(const std::string& models_dir, const DeviceDtyp
   return m;
 }
 
-int64_t weight_bytes(const EngineModels& models) {
-  int64_t total = 0;
-  auto add = [&](const nn::Module* m) {
-    if (!m) return;
-    for (const nn::ParamInfo& p : m->state_entries())
-      if (p.slot && p.slot->defined()) total += static_cast<int64_t>(p.slot->nbytes());
-  };
-  add(models.text_encoder.get());
-  add(models.vae.get());
-  add(models.appearance_encoder.get());
-  add(models.controlnet.get());
-  add(models.unet.get());
-  return total;
-}
+int64_t weight_bytes(const EngineModels& models) { return models.weight_bytes().total; }
 
 }  // namespace ma::bench

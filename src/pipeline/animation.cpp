@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
 
 #include "pipeline/context_windows.h"
 #include "diffusion/sampler.h"
@@ -75,10 +76,6 @@ struct Animator::Impl {
     if (options.low_memory) (void)release_file_pages(net.tensors());
   }
 
-  std::vector<const nn::Module*> networks() const {
-    return {models.text_encoder.get(), models.vae.get(), models.appearance_encoder.get(), models.controlnet.get(),
-            models.unet.get()};
-  }
 
   at::Tensor encode_prompt(const std::string& prompt) const {
     at::Tensor ids = models.tokenizer->tokenize(prompt).to(options.device);
@@ -90,6 +87,24 @@ EngineModels::EngineModels() = default;
 EngineModels::EngineModels(EngineModels&&) noexcept = default;
 EngineModels& EngineModels::operator=(EngineModels&&) noexcept = default;
 EngineModels::~EngineModels() = default;
+
+std::vector<const nn::Module*> EngineModels::networks() const {
+  std::vector<const nn::Module*> out;
+  for (const nn::Module* net : std::initializer_list<const nn::Module*>{
+           text_encoder.get(), vae.get(), appearance_encoder.get(), controlnet.get(), unet.get()})
+    if (net) out.push_back(net);
+  return out;
+}
+
+WeightBytes EngineModels::weight_bytes() const {
+  WeightBytes out;
+  for (const nn::Module* net : networks())
+    for (const at::Tensor& t : net->tensors()) {
+      out.total += static_cast<int64_t>(t.nbytes());
+      out.file_backed += file_backed_bytes(t);
+    }
+  return out;
+}
 
 Animator::Animator(EngineModels models, const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
@@ -103,7 +118,7 @@ Animator::Animator(EngineModels models, const EngineOptions& options) : impl_(st
   configure_threads(options.threads);
   enable_allocation_cache();
   m.models = std::move(models);
-  if (options.low_memory) m.mapped_back = map_resident_weights(m.networks());
+  if (options.low_memory) m.mapped_back = map_resident_weights(m.models.networks());
 }
 
 Animator::Animator(const ModelPaths& paths, const EngineOptions& options)
@@ -114,12 +129,7 @@ Animator::~Animator() = default;
 const EngineOptions& Animator::options() const { return impl_->options; }
 
 WeightBytes Animator::weight_bytes() const {
-  WeightBytes out;
-  for (const nn::Module* net : impl_->networks())
-    for (const at::Tensor& t : net->tensors()) {
-      out.total += static_cast<int64_t>(t.nbytes());
-      out.file_backed += file_backed_bytes(t);
-    }
+  WeightBytes out = impl_->models.weight_bytes();
   out.written_to_map = impl_->mapped_back.bytes;
   out.not_written = impl_->mapped_back.not_done;
   return out;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "weights/model_paths.h"
 #include "models/motion_module.h"
@@ -82,6 +83,15 @@ class ClipTextModel;
 class AutoencoderKL;
 class UNetModel;
 class ControlNetModel;
+namespace nn {
+class Module;
+}
+
+struct WeightBytes {
+  int64_t total = 0, file_backed = 0;
+  int64_t written_to_map = 0;  // of file_backed: written to $TMPDIR by low-memory mode to be mapped
+  std::string not_written;     // why low-memory mode wrote nothing, when it could not
+};
 
 // Models already built and holding weights (the benchmark's random-weight
 // full-size models); the Animator takes ownership. The UNet must be the
@@ -93,16 +103,16 @@ struct EngineModels {
   std::unique_ptr<UNetModel> appearance_encoder;
   std::unique_ptr<ControlNetModel> controlnet;
   std::unique_ptr<UNetModel> unet;
+
+  // The five networks (the tokenizer is none), in the order they first run.
+  std::vector<const nn::Module*> networks() const;
+  // Their weights: all, and those memory-mapped from files (weights/mapped_pages.h).
+  WeightBytes weight_bytes() const;
+
   EngineModels();
   EngineModels(EngineModels&&) noexcept;
   EngineModels& operator=(EngineModels&&) noexcept;
   ~EngineModels();
-};
-
-struct WeightBytes {
-  int64_t total = 0, file_backed = 0;
-  int64_t written_to_map = 0;  // of file_backed: written to $TMPDIR by low-memory mode to be mapped
-  std::string not_written;     // why low-memory mode wrote nothing, when it could not
 };
 
 // What low-memory mode does with these weights, in one line for the log;
