@@ -409,7 +409,7 @@ BenchReport run_benchmark(const BenchOptions& o) {
 
   if (run.wanted("vae_decode_frame")) {
     // The batch the pipeline decodes at this size (kVaeDecodeBudgetBytes).
-    const int64_t n = std::min(models.vae->decode_frames_within(kVaeDecodeBudgetBytes, lat, lat), f);
+    const int64_t n = std::min(models.vae->decode_batch(kVaeDecodeBudgetBytes, lat, lat), f);
     at::Tensor z = at::randn({1, channels, n, lat, lat}).to(o.dtype);
     run.measure("vae_decode_frame", "VAE decoder per frame (" + str(n) + " frames per call, as the pipeline)", n,
                 [&] { (void)models.vae->decode_video(z, n); });
@@ -441,6 +441,14 @@ double round_to(double v, int digits) {
   const double k = std::pow(10.0, digits);
   return std::round(v * k) / k;
 }
+// The `n` ops that took longest, longest first (name -> seconds).
+nlohmann::ordered_json top_ops(const std::map<std::string, double>& op_seconds, size_t n) {
+  std::vector<std::pair<std::string, double>> ops(op_seconds.begin(), op_seconds.end());
+  std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (size_t i = 0; i < ops.size() && i < n; ++i) j[ops[i].first] = round_to(ops[i].second, 4);
+  return j;
+}
 }  // namespace
 
 nlohmann::ordered_json BenchReport::to_json() const {
@@ -465,6 +473,7 @@ nlohmann::ordered_json BenchReport::to_json() const {
                           {"linear", round_to(c.flops.linear_s, 6)},
                           {"attention", round_to(c.flops.attention_s, 6)},
                           {"other", round_to(std::max(0.0, c.seconds - c.flops.seconds()), 6)}};
+    e["seconds_by_aten_op"] = top_ops(c.flops.op_seconds, 16);
     e["frames_per_call"] = c.units;
     e["what"] = c.description;
     comps[c.key] = e;

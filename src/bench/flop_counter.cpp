@@ -17,7 +17,8 @@ struct FlopCounterAccess {
 namespace {
 
 thread_local FlopCounter* tl_counter = nullptr;
-thread_local int tl_depth = 0;  // counted ops currently running on this thread
+thread_local int tl_depth = 0;      // counted ops currently running on this thread
+thread_local int tl_any_depth = 0;  // ops of any kind currently running on this thread
 
 enum class Kind { kNone, kConv, kConvBackward, kMatmul, kBatchedMatmul, kFusedAttention };
 
@@ -39,6 +40,8 @@ Kind kind_of(const char* name) {
 // Passed from start to end: what the end callback still has to count.
 struct Pending : at::ObserverContext {
   Kind kind = Kind::kNone;       // set for the outermost counted op only
+  bool counted = false;          // a counted op (it holds a level of tl_depth)
+  bool outermost = false;        // no op below it on the stack: its time is booked by name
   double macs_per_output = 0;    // convolution: (C_in / groups) * kh * kw
   std::chrono::steady_clock::time_point start;
 };
@@ -51,10 +54,14 @@ const at::Tensor* tensor_arg(const at::RecordFunction& fn, size_t i) {
 
 std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
   if (!tl_counter) return nullptr;
-  const Kind kind = kind_of(fn.name());
-  if (kind == Kind::kNone) return nullptr;
   auto pending = std::make_unique<Pending>();
-  if (tl_depth++ > 0) return pending;  // inside a counted op: its parent counted it
+  pending->outermost = tl_any_depth++ == 0;
+  const Kind kind = kind_of(fn.name());
+  pending->counted = kind != Kind::kNone;
+  if (!pending->counted || tl_depth++ > 0) {  // not counted, or inside a counted op: its parent counted it
+    pending->start = std::chrono::steady_clock::now();
+    return pending;
+  }
   pending->kind = kind;
   FlopCounts& c = FlopCounterAccess::counts(*tl_counter);
   switch (kind) {
@@ -117,12 +124,14 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
 
 void on_end(const at::RecordFunction& fn, at::ObserverContext* ctx) {
   if (!ctx) return;
-  --tl_depth;
   auto* pending = static_cast<Pending*>(ctx);
-  if (pending->kind == Kind::kNone || !tl_counter) return;
+  --tl_any_depth;
+  if (pending->counted) --tl_depth;
+  if (!tl_counter) return;
   FlopCounts& c = FlopCounterAccess::counts(*tl_counter);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - pending->start).count();
+  if (pending->outermost) c.op_seconds[fn.name()] += seconds;
   switch (pending->kind) {
     case Kind::kConv: {
       c.conv_s += seconds;
@@ -141,19 +150,32 @@ void on_end(const at::RecordFunction& fn, at::ObserverContext* ctx) {
 
 }  // namespace
 
+FlopCounts FlopCounts::operator-(const FlopCounts& o) const {
+  FlopCounts d{conv - o.conv,     linear - o.linear,     attention - o.attention,
+               conv_s - o.conv_s, linear_s - o.linear_s, attention_s - o.attention_s, op_seconds};
+  for (const auto& [name, s] : o.op_seconds) d.op_seconds[name] -= s;
+  return d;
+}
+
+FlopCounts FlopCounts::scaled(double k) const {
+  FlopCounts d{conv * k, linear * k, attention * k, conv_s * k, linear_s * k, attention_s * k, op_seconds};
+  for (auto& entry : d.op_seconds) entry.second *= k;
+  return d;
+}
+
 FlopCounter::FlopCounter() {
   if (tl_counter) throw std::logic_error("FlopCounter: one counter per thread at a time");
   handle_ = at::addThreadLocalCallback(
       at::RecordFunctionCallback(&on_start, &on_end).needsInputs(true).needsOutputs(true).scopes(
           {at::RecordScope::FUNCTION}));
   tl_counter = this;
-  tl_depth = 0;
+  tl_depth = tl_any_depth = 0;
 }
 
 FlopCounter::~FlopCounter() {
   at::removeCallback(handle_);
   tl_counter = nullptr;
-  tl_depth = 0;
+  tl_depth = tl_any_depth = 0;
 }
 
 }  // namespace ma::bench

@@ -15,6 +15,7 @@
 // are memory-bound and below 1% of these figures for the UNet family.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,15 +28,13 @@ struct FlopCounts {
   // Wall seconds spent inside the counted ops of each kind (everything else
   // -- norms, softmax, element-wise, copies -- is the rest of the time).
   double conv_s = 0, linear_s = 0, attention_s = 0;
+  // Wall seconds of every outermost op by its name ("aten::group_norm",
+  // "aten::softmax", ...): where the "other" time goes.
+  std::map<std::string, double> op_seconds;
   double total() const { return conv + linear + attention; }
   double seconds() const { return conv_s + linear_s + attention_s; }
-  FlopCounts operator-(const FlopCounts& o) const {
-    return {conv - o.conv,         linear - o.linear,     attention - o.attention,
-            conv_s - o.conv_s,     linear_s - o.linear_s, attention_s - o.attention_s};
-  }
-  FlopCounts scaled(double k) const {
-    return {conv * k, linear * k, attention * k, conv_s * k, linear_s * k, attention_s * k};
-  }
+  FlopCounts operator-(const FlopCounts& o) const;
+  FlopCounts scaled(double k) const;
 };
 
 // While alive, counts the ops dispatched on the thread that created it.
