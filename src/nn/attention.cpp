@@ -44,8 +44,12 @@ at::Tensor attention_chunked(const at::Tensor& q, const at::Tensor& k, const at:
   const at::Tensor kt = kh.transpose(1, 2);
   auto attend_block = [&](const at::Tensor& qs, const at::Tensor& kts, const at::Tensor& vs, at::Tensor out) {
     // The score block is [g, c, m]: exact softmax per row, bmm then scale.
-    at::Tensor probs = at::bmm(qs, kts).mul_(scale).softmax(-1);
-    at::bmm_out(out, probs, vs);
+    // The softmax overwrites the scores (the same kernel as softmax(-1), so
+    // the same bits; it reads each row before writing it): one block of
+    // memory instead of two, still in cache when the second bmm reads it.
+    at::Tensor scores = at::bmm(qs, kts).mul_(scale);
+    at::_softmax_out(scores, scores, -1, false);
+    at::bmm_out(out, scores, vs);
   };
   if (bh * n <= rows) {  // everything at once: the reference computation
     at::Tensor out = at::empty({bh, n, d}, qh.options());
@@ -135,7 +139,13 @@ GEGLU::GEGLU(int64_t dim, int64_t inner) {
 at::Tensor GEGLU::forward(const at::Tensor& x) const {
   at::Tensor h = proj->forward(x);
   auto parts = h.chunk(2, -1);
-  return parts[0] * at::gelu(parts[1]);
+  if (at::GradMode::is_enabled() && h.requires_grad()) return parts[0] * at::gelu(parts[1]);
+  // Inference: the gate and the product overwrite the projection's own
+  // storage (the same element-wise ops, so the same bits) instead of filling
+  // two new tensors. The result is a strided view (row stride 2*inner).
+  at::Tensor gate = parts[1];
+  at::gelu_(gate);
+  return parts[0].mul_(gate);
 }
 
 // Registers children "net.0" (GEGLU) and "net.2" (Linear); "net.1" is dropout.
@@ -158,14 +168,16 @@ at::Tensor FeedForward::forward(const at::Tensor& x, int64_t budget_bytes) const
   const int64_t row_bytes = 4 * inner * static_cast<int64_t>(x.element_size());
   const int64_t chunk = std::max<int64_t>(1, budget_bytes / row_bytes);
   const at::Tensor rows = x.reshape({-1, dim});
-  if (rows.size(0) <= chunk) return out->forward(geglu->forward(x));
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape.back() = out->out_features;
+  // Rows as a 2-D matrix: at::linear then takes GEGLU's strided result as it
+  // is (one addmm with the bias, as for a contiguous input), not via a copy.
+  if (rows.size(0) <= chunk) return out->forward(geglu->forward(rows)).view(shape);
   at::Tensor result = at::empty({rows.size(0), out->out_features}, x.options());
   for (int64_t start = 0; start < rows.size(0); start += chunk) {
     const int64_t end = std::min(start + chunk, rows.size(0));
     result.slice(0, start, end).copy_(out->forward(geglu->forward(rows.slice(0, start, end))));
   }
-  std::vector<int64_t> shape = x.sizes().vec();
-  shape.back() = result.size(1);
   return result.view(shape);
 }
 

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "nn/attention.h"
+#include "nn/resnet.h"
 #include "tests/test_util.h"
 
 namespace ma {
@@ -35,6 +36,14 @@ void check(const Case& c, int64_t budget) {
 
 TEST(Attention, ChunkedEqualsReferenceWhenEverythingFits) {
   check({2, 37, 53, 4, 8}, int64_t{1} << 30);
+}
+
+TEST(Attention, InPlaceSoftmaxGivesTheReferenceBits) {
+  // One block: the same bmm, scale and softmax kernel as the reference, the
+  // softmax written over the scores; any difference at all is a bug.
+  at::manual_seed(21);
+  at::Tensor q = at::randn({2, 45, 32}), k = at::randn({2, 90, 32}), v = at::randn({2, 90, 32});
+  EXPECT_TRUE(at::equal(nn::attention_chunked(q, k, v, 4, int64_t{1} << 30), nn::attention_reference(q, k, v, 4)));
 }
 
 TEST(Attention, ChunkedOverBatchHeads) {
@@ -106,10 +115,33 @@ TEST(FeedForward, ChunkedEqualsUnchunked) {
     ASSERT_EQ(got.sizes(), expected.sizes()) << "budget " << budget;
     test::expect_close(got, expected, kTolerance, "FeedForward, budget " + std::to_string(budget));
   }
+  // Unchunked, the in-place GEGLU and the strided 2-D output projection give
+  // the bits of the plain computation (the same kernels on the same values).
+  EXPECT_TRUE(at::equal(ff.forward(x, int64_t{1} << 30), expected));
   // A chunking that dropped or misplaced rows would not be close.
   at::Tensor wrong = expected.clone();
   wrong[1][5] += 1.0;
   EXPECT_GT(test::relative_max_error(wrong, expected), kTolerance);
+}
+
+// Inference (no autograd) writes activations and sums in place; training
+// keeps the out-of-place ops autograd needs. Both give the same bits.
+TEST(ResnetBlock, InPlaceInferenceEqualsAutogradPath) {
+  at::manual_seed(13);
+  nn::ResnetBlock block(8, 16, 12, 4, 1e-5);  // a shortcut conv and a time embedding
+  for (const auto& p : block.parameters()) *p.slot = at::randn(p.shape) * 0.3;
+  at::Tensor x = at::randn({4, 8, 6, 6}), temb = at::randn({2, 12});
+  at::Tensor inference;
+  {
+    at::NoGradGuard no_grad;
+    inference = block.forward(x, temb, 2);
+  }
+  at::Tensor xg = x.clone().requires_grad_(true);
+  at::Tensor trained = block.forward(xg, temb, 2);
+  ASSERT_TRUE(trained.requires_grad());
+  EXPECT_TRUE(at::equal(inference, trained.detach()));
+  trained.sum().backward();  // the autograd path is still differentiable
+  EXPECT_TRUE(xg.grad().defined());
 }
 
 }  // namespace
