@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "util/cpu_features.h"
 #include "weights/weights.h"
 #include "util/error.h"
 
@@ -158,6 +159,11 @@ int64_t AutoencoderKL::decode_frames_within(int64_t budget_bytes, int64_t h, int
   const int64_t element = static_cast<int64_t>(c10::elementSize(options_.dtype));
   const int64_t per_frame = 6 * channels * (h * upscale) * (w * upscale) * element;
   return std::clamp<int64_t>(budget_bytes / std::max<int64_t>(1, per_frame), 1, kMaxDecodeFrames);
+}
+
+int64_t AutoencoderKL::decode_batch(int64_t budget_bytes, int64_t h, int64_t w) const {
+  if (options_.device.is_cpu() && !cpu_has_avx512_core()) return 1;
+  return decode_frames_within(budget_bytes, h, w);
 }
 
 at::Tensor AutoencoderKL::decode_video(const at::Tensor& latents, int64_t frames_per_batch) const {

@@ -93,6 +93,15 @@ class AutoencoderKL : public nn::Module {
   int64_t decode_frames_within(int64_t budget_bytes, int64_t h, int64_t w) const;
   static constexpr int64_t kMaxDecodeFrames = 16;
 
+  // The batch the pipeline decodes with: decode_frames_within(budget), except
+  // on CPUs whose oneDNN has no AVX-512 kernels (util/cpu_features.h), where
+  // one frame per call is faster. Measured on a 2-core AVX2 AMD EPYC (Zen 3),
+  // sd-vae-ft-mse, 256x256, fp32: 6.0-6.3 s per frame one at a time against
+  // 9.0-10.0 s in batches of 2, 4 or 8 (the 3x3 convolutions of the
+  // full-resolution blocks slow down with the batch there); on the AVX-512
+  // machine of docs/performance.md batches of 8 ran at 2.2 s per frame.
+  int64_t decode_batch(int64_t budget_bytes, int64_t h, int64_t w) const;
+
   // config.json's scaling_factor (0.18215 when absent).
   double scaling_factor() const { return config_.scaling_factor; }
   const AutoencoderKLConfig& config() const { return config_; }

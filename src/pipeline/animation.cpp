@@ -282,7 +282,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
   // 6. Decode the frames of the original length.
   emit({"decode", steps, steps, 0, 0, 0, -1});
   check_cancel();
-  const int64_t decode_batch = m.models.vae->decode_frames_within(kVaeDecodeBudgetBytes, h, w);
+  const int64_t decode_batch = m.models.vae->decode_batch(kVaeDecodeBudgetBytes, h, w);
   at::Tensor video = m.models.vae->decode_video(to_video_layout(latents.slice(0, 0, frames)), decode_batch);
   record("pipeline.video", video);
   m.release(*m.models.vae);

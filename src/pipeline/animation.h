@@ -16,7 +16,8 @@ namespace ma {
 
 // Decoder activations the final VAE decode may hold at once: frames are
 // decoded in batches that fit (2 frames at 512x512 in fp32, 8 at 256x256),
-// batching the convolutions without letting memory grow with the video.
+// batching the convolutions without letting memory grow with the video
+// (one frame at a time on CPUs without AVX-512: AutoencoderKL::decode_batch).
 constexpr int64_t kVaeDecodeBudgetBytes = int64_t{3} << 30;
 
 // The motion modules' temporal position encoding holds this many positions,

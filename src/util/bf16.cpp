@@ -1,5 +1,7 @@
 #include "util/bf16.h"
 
+#include "util/cpu_features.h"
+
 #include <ATen/Context.h>
 #include <c10/core/InferenceMode.h>
 
@@ -7,17 +9,6 @@
 
 namespace ma {
 namespace {
-
-// The same test as ATen's mkldnn_bf16_device_check (libtorch 1.13 and 2.x).
-bool cpu_features_allow_onednn_bf16() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512dq");
-#else
-  return true;  // left to the probe
-#endif
-}
 
 // A [32, 512] x [512, 32] bf16 GEMM (above the 16^3 below which ATen never
 // calls oneDNN) of ones in the layout of at::mm on
@@ -38,7 +29,9 @@ bool gemm_accumulates_in_fp32() {
 }  // namespace
 
 bool cpu_has_native_bf16() {
-  static const bool features = cpu_features_allow_onednn_bf16();
+  // ATen's mkldnn_bf16_device_check is the same CPU test; a oneDNN capped
+  // below AVX-512 also fails the probe below.
+  static const bool features = cpu_has_avx512_core();
   if (!features || !at::globalContext().userEnabledMkldnn()) return false;
   static std::once_flag once;
   static bool probe = false;

@@ -2,6 +2,7 @@
 // MagicAnimate + diffusers 0.21.4 on the tiny sd-vae-ft-mse fixture), plus
 // key layout against the real full-size checkpoint manifest and loader errors.
 #include "models/autoencoder_kl.h"
+#include "util/cpu_features.h"
 
 #include <gtest/gtest.h>
 
@@ -112,6 +113,19 @@ TEST(AutoencoderKL, DecodeBatchFollowsTheMemoryBudget) {
   EXPECT_EQ(vae.decode_frames_within(1000 * gib, 64, 64), AutoencoderKL::kMaxDecodeFrames);
   vae.load(bench::random_state(vae, {at::kBFloat16, at::kCPU}, 1), {at::kBFloat16, at::kCPU});
   EXPECT_EQ(vae.decode_frames_within(3 * gib, 64, 64), 4);
+}
+
+// The pipeline's batch: the budget's, except one frame per call where oneDNN
+// has no AVX-512 kernels (here forced with ONEDNN_MAX_CPU_ISA=AVX2).
+TEST(AutoencoderKL, DecodeBatchIsOneFrameWithoutAvx512) {
+  AutoencoderKL vae(AutoencoderKLConfig::from_json(bench::sd15_vae_config()));
+  const int64_t gib = int64_t{1} << 30;
+  const char* old = std::getenv("ONEDNN_MAX_CPU_ISA");
+  const std::string kept = old ? old : "";
+  setenv("ONEDNN_MAX_CPU_ISA", "AVX2", 1);
+  EXPECT_EQ(vae.decode_batch(3 * gib, 32, 32), 1);
+  if (old) setenv("ONEDNN_MAX_CPU_ISA", kept.c_str(), 1); else unsetenv("ONEDNN_MAX_CPU_ISA");
+  EXPECT_EQ(vae.decode_batch(3 * gib, 32, 32), cpu_has_avx512_core() ? 8 : 1);
 }
 
 // The estimate behind that budget is an upper bound of what decoding really
