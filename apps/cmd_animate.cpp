@@ -74,7 +74,7 @@ const char* kFooter = R"(Modes:
           which the original's script never changes); offset applies only when max_length is
           set; videos are written at 25 fps like the original (--fps overrides). --models and
           the model part options override the yaml's pretrained_* paths; --overlap, --scheduler,
-          --prompt, --negative-prompt, --device, --threads, --dtype, --quiet and --log-json apply; other
+          --deep-cache, --prompt, --negative-prompt, --device, --threads, --dtype, --quiet and --log-json apply; other
           options are refused.
 
 Dataset: --dataset DIR --out OUT_DIR animates every video of a TikTok-layout dataset
@@ -255,7 +255,10 @@ class AnimateRun {
               std::to_string(p.height) + size_note_ + ": " + std::to_string(p.steps) + " steps" +
               (p.scheduler == AnimationParams{}.scheduler ? std::string() : " (" + p.scheduler + ")") + ", guidance " +
               format_number(p.guidance) + ", seed " + std::to_string(p.seed) + ", windows of " +
-              std::to_string(p.context) + " overlapping " + std::to_string(p.overlap));
+              std::to_string(p.context) + " overlapping " + std::to_string(p.overlap) +
+              (p.deep_cache > 1 ? ", deep features reused for " + std::to_string(p.deep_cache - 1) + " of every " +
+                                      std::to_string(p.deep_cache) + " steps"
+                                : std::string()));
     rep_.json({{"event", "start"},
                {"job", index},
                {"jobs", count},
@@ -269,7 +272,8 @@ class AnimateRun {
                {"guidance", p.guidance},
                {"seed", p.seed},
                {"context", p.context},
-               {"overlap", p.overlap}});
+               {"overlap", p.overlap},
+               {"deep_cache", p.deep_cache}});
     auto t0 = std::chrono::steady_clock::now();
     FileAnimationResult result = run_file_animation(animator, job, in, rep_.progress(index, count), cancel_);
     rep_.end_progress();
@@ -350,6 +354,7 @@ void run_config_mode(const AnimateOptions& o, const AnimateFlags& f, const Engin
     pair.job.params.prompt = o.params.prompt;
     pair.job.params.negative_prompt = o.params.negative_prompt;
     pair.job.params.scheduler = o.params.scheduler;  // the original's configs have no such key
+    pair.job.params.deep_cache = o.params.deep_cache;  // nor this one
     validate_file_animation(pair.job);
     jobs.push_back(pair.job);
   }

@@ -28,6 +28,8 @@ const char* kFooter = R"(Components (each timed once, after the models are built
   appearance_encoder      appearance encoder writing the reference bank
   controlnet_frame        DensePose ControlNet, per frame (one call over the window's frames)
   unet3d_window           UNet3D + motion modules + reference attention, one window with CFG
+  controlnet_frame_shallow   ControlNet's first down block, per frame (--deep-cache reuse steps)
+  unet3d_window_shallow      UNet3D's shallow branch on kept deep features (--deep-cache reuse steps)
   vae_decode_frame        VAE decoder, per frame (frames per call as the pipeline batches them)
   denoise_step_F_frames   one complete denoising step of an F-frame video (F = --frames)
   denoise_step_2F_frames  the same for 2F frames (several overlapping windows)

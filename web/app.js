@@ -97,7 +97,7 @@ async function loadDefaults() {
     const res = await fetch('/health');
     const health = await res.json();
     const d = health.defaults || {};
-    for (const name of ['steps', 'scheduler', 'guidance', 'seed', 'size', 'context', 'overlap']) {
+    for (const name of ['steps', 'scheduler', 'guidance', 'seed', 'size', 'context', 'overlap', 'deep_cache']) {
       if (d[name] != null) $(name).value = d[name];
     }
     // Without serve --size the defaults are the models' native size (magicanimate.json),

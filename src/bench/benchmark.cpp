@@ -95,9 +95,9 @@ std::string loaded_blas() {
 
 std::vector<std::string> component_keys(const BenchOptions& o) {
   if (o.train) return train_component_keys();
-  return {"text_encoder",     "vae_encode_reference", "appearance_encoder", "controlnet_frame",
-          "unet3d_window",    "vae_decode_frame",     step_key(o.frames),   step_key(2 * o.frames),
-          "end_to_end"};
+  return {"text_encoder",          "vae_encode_reference",  "appearance_encoder", "controlnet_frame",
+          "unet3d_window",         "controlnet_frame_shallow", "unet3d_window_shallow", "vae_decode_frame",
+          step_key(o.frames),      step_key(2 * o.frames),  "end_to_end"};
 }
 
 void validate(const BenchOptions& o) {
@@ -367,7 +367,8 @@ BenchReport run_benchmark(const BenchOptions& o) {
     done_with(*models.vae);
   }
 
-  const bool need_unet = run.wanted("unet3d_window");
+  const bool shallow_unet = run.wanted("unet3d_window_shallow");
+  const bool need_unet = run.wanted("unet3d_window") || shallow_unet;
   at::Tensor ref_latents = at::randn({1, channels, lat, lat}).to(o.dtype);
   nn::ReferenceBank bank;
   auto encode_appearance = [&] {
@@ -395,14 +396,37 @@ BenchReport run_benchmark(const BenchOptions& o) {
     control();
   done_with(*models.controlnet);
 
-  if (need_unet)
+  if (run.wanted("controlnet_frame_shallow"))
+    run.measure("controlnet_frame_shallow",
+                "DensePose ControlNet per frame, the first down block only (--deep-cache reuse steps; " + str(f) +
+                    " frames per call)",
+                f, [&] {
+                  at::Tensor cond = at::rand({f, 3, size, size}).to(o.dtype);
+                  (void)models.controlnet->forward(latents, kTimestep, text_cond, cond, 1.0, /*shallow_only=*/true);
+                });
+
+  // The full window keeps its deep features (as a --deep-cache full step
+  // does: the same work) for the shallow window after it.
+  DeepFeatureCache deep;
+  auto unet_window = [&] {
+    (void)models.unet->forward(at::cat({latents, latents}, 0), kTimestep, text, f, &residuals, &bank, true,
+                               shallow_unet ? &deep : nullptr);
+  };
+  if (run.wanted("unet3d_window"))
     run.measure("unet3d_window",
                 "UNet3D with motion modules and reference attention, one " + str(f) + "-frame window with CFG (batch " +
                     str(2 * f) + ")",
-                1, [&] {
-                  (void)models.unet->forward(at::cat({latents, latents}, 0), kTimestep, text, f, &residuals, &bank,
-                                             true);
-                });
+                1, unet_window);
+  else if (shallow_unet)
+    unet_window();
+  if (shallow_unet) {
+    deep.mode = DeepFeatureCache::Mode::kReuse;
+    run.measure("unet3d_window_shallow",
+                "UNet3D's shallow branch on the kept deep features (--deep-cache reuse steps), one " + str(f) +
+                    "-frame window with CFG",
+                1, unet_window);
+  }
+  deep = {};
   done_with(*models.unet);
   bank.clear();
   residuals = {};

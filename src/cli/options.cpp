@@ -104,6 +104,11 @@ void add_sampling_options(CLI::App& app, AnimationParams& p, const std::string& 
       "Sampler: ddim (the original's) or dpmpp-2m (DPM-Solver++ 2M as diffusers' "
       "DPMSolverMultistepScheduler runs it, meant for fewer steps; on the unshipped demo model it was "
       "worse than ddim at equal steps: docs/performance.md)");
+  add("--deep-cache", p.deep_cache, "N",
+      "Deep-feature reuse (as DeepCache): 1 is off, the exact computation; N >= 2 runs the whole UNet "
+      "every N-th step and only its first and last blocks (and ControlNet's first) in between, reusing "
+      "the deep features and the reference bank of the last full step (faster, approximate: "
+      "docs/performance.md; 1.." + std::to_string(kMaxDeepCacheInterval) + ")");
   add("--guidance", p.guidance, "G", "Classifier-free guidance scale (>= 0)");
   add("--context", p.context, "N", "Frames per temporal window (1.." + std::to_string(kMaxContextFrames) + ")");
   add("--overlap", p.overlap, "N", "Frames shared by neighbouring windows (0..context-1)");

@@ -49,23 +49,30 @@ ControlNetModel::ControlNetModel(const UNetConfig& c) : config_(c) {
 }
 
 ControlResiduals ControlNetModel::forward(const at::Tensor& sample, double timestep, const at::Tensor& text,
-                                          const at::Tensor& cond, double scale) const {
-  return forward(sample, timestep_tensor(timestep, sample.device()), text, cond, scale);
+                                          const at::Tensor& cond, double scale, bool shallow_only) const {
+  return forward(sample, timestep_tensor(timestep, sample.device()), text, cond, scale, shallow_only);
 }
 
 ControlResiduals ControlNetModel::forward(const at::Tensor& sample, const at::Tensor& timesteps, const at::Tensor& text,
-                                          const at::Tensor& cond, double scale) const {
+                                          const at::Tensor& cond, double scale, bool shallow_only) const {
   BlockContext ctx;
   ctx.temb = unet_time_embedding(*time_embedding, config_, timesteps, sample.size(0), sample.options());
   ctx.attn.text = text;
   at::Tensor c = config_.conditioning_bgr ? cond.flip({1}) : cond;
   at::Tensor h = conv_in->forward(sample) + controlnet_cond_embedding->forward(c);
   std::vector<at::Tensor> skips{h};
+  ControlResiduals out;
+  auto emit_down = [&] {
+    for (size_t i = 0; i < skips.size(); ++i) out.down.push_back((*controlnet_down_blocks)[i].forward(skips[i]) * scale);
+  };
+  if (shallow_only) {
+    (void)(*down_blocks)[0].forward_layers(h, ctx, skips);
+    emit_down();
+    return out;
+  }
   for (const DownBlock* block : *down_blocks) h = down_block_forward(*block, h, ctx, skips, gradient_checkpointing);
   h = mid_block_forward(*mid_block, h, ctx, gradient_checkpointing);
-
-  ControlResiduals out;
-  for (size_t i = 0; i < skips.size(); ++i) out.down.push_back((*controlnet_down_blocks)[i].forward(skips[i]) * scale);
+  emit_down();
   out.mid = controlnet_mid_block->forward(h) * scale;
   return out;
 }

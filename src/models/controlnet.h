@@ -23,11 +23,14 @@ class ControlNetModel : public nn::Module {
 
   // sample: [N, C, h, w] latents; text: [N or 1, M, D]; cond: [N, 3, H, W] in
   // [0, 1]; timesteps: [N] (one per sample) or a scalar / [1] for all.
-  // Residuals are scaled by `scale`.
+  // Residuals are scaled by `scale`. shallow_only: conv_in's and the first
+  // down block's layers' residuals only, no mid (what a deep-feature reuse
+  // pass of the UNet reads, models/deep_cache.h); the same values as the
+  // first ones of a full call.
   ControlResiduals forward(const at::Tensor& sample, const at::Tensor& timesteps, const at::Tensor& text,
-                           const at::Tensor& cond, double scale = 1.0) const;
+                           const at::Tensor& cond, double scale = 1.0, bool shallow_only = false) const;
   ControlResiduals forward(const at::Tensor& sample, double timestep, const at::Tensor& text, const at::Tensor& cond,
-                           double scale = 1.0) const;
+                           double scale = 1.0, bool shallow_only = false) const;
 
   const UNetConfig& config() const { return config_; }
 

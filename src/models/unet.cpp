@@ -63,15 +63,25 @@ UNetModel::UNetModel(const UNetConfig& c, UNetKind kind, const MotionModuleConfi
 }
 
 at::Tensor UNetModel::forward(const at::Tensor& sample, double timestep, const at::Tensor& text, int64_t frames,
-                              const ControlResiduals* residuals, nn::ReferenceBank* reference, bool cfg_halves) const {
-  return forward(sample, timestep_tensor(timestep, sample.device()), text, frames, residuals, reference, cfg_halves);
+                              const ControlResiduals* residuals, nn::ReferenceBank* reference, bool cfg_halves,
+                              DeepFeatureCache* deep) const {
+  return forward(sample, timestep_tensor(timestep, sample.device()), text, frames, residuals, reference, cfg_halves,
+                 deep);
 }
+
+size_t UNetModel::shallow_skip_count() const { return 1 + (*down_blocks)[0].resnets->size(); }
 
 at::Tensor UNetModel::forward(const at::Tensor& sample, const at::Tensor& timesteps, const at::Tensor& text,
                               int64_t frames, const ControlResiduals* residuals, nn::ReferenceBank* reference,
-                              bool cfg_halves) const {
+                              bool cfg_halves, DeepFeatureCache* deep) const {
   const int64_t batch = sample.size(0) / frames;
   if (batch * frames != sample.size(0)) throw Error("UNet: batch is not a multiple of the frame count");
+  if (deep) {
+    if (kind_ != UNetKind::kVideo) throw Error("UNet: deep-feature reuse is for the video UNet only");
+    if (deep->mode == DeepFeatureCache::Mode::kReuse && !deep->stored())
+      throw Error("UNet: deep-feature reuse before a full pass stored the features");
+  }
+  const DeepFeatureCache::Mode deep_mode = deep ? deep->mode : DeepFeatureCache::Mode::kStore;
 
   // Classifier-free guidance: the batch is [unconditional videos; conditional
   // videos], and only the conditional half attends to the reference (the
@@ -85,13 +95,21 @@ at::Tensor UNetModel::forward(const at::Tensor& sample, const at::Tensor& timest
     auto half_of = [&](const at::Tensor& x, int64_t i) {
       return x.dim() > 0 && x.size(0) == batch ? x.slice(0, i * half, (i + 1) * half) : x;
     };
-    at::Tensor uncond = forward(sample.slice(0, 0, rows), half_of(timesteps, 0), half_of(text, 0), frames, residuals,
-                                nullptr, false);
-    at::Tensor cond = forward(sample.slice(0, rows), half_of(timesteps, 1), half_of(text, 1), frames, residuals,
-                              reference, false);
+    at::Tensor uncond = forward_batch(sample.slice(0, 0, rows), half_of(timesteps, 0), half_of(text, 0), frames,
+                                      residuals, nullptr, deep_mode, deep ? &deep->halves[0] : nullptr);
+    at::Tensor cond = forward_batch(sample.slice(0, rows), half_of(timesteps, 1), half_of(text, 1), frames, residuals,
+                                    reference, deep_mode, deep ? &deep->halves[1] : nullptr);
     return at::cat({uncond, cond}, 0);
   }
+  return forward_batch(sample, timesteps, text, frames, residuals, reference, deep_mode,
+                       deep ? &deep->halves[0] : nullptr);
+}
 
+at::Tensor UNetModel::forward_batch(const at::Tensor& sample, const at::Tensor& timesteps, const at::Tensor& text,
+                                    int64_t frames, const ControlResiduals* residuals, nn::ReferenceBank* reference,
+                                    DeepFeatureCache::Mode deep_mode, DeepFeatureCache::Slot* slot) const {
+  const int64_t batch = sample.size(0) / frames;
+  const bool reuse = slot && deep_mode == DeepFeatureCache::Mode::kReuse;
   BlockContext ctx;
   ctx.temb = unet_time_embedding(*time_embedding, config_, timesteps, batch, sample.options());
   ctx.frames = frames;
@@ -105,23 +123,36 @@ at::Tensor UNetModel::forward(const at::Tensor& sample, const at::Tensor& timest
 
   at::Tensor h = conv_in->forward(sample);
   std::vector<at::Tensor> skips{h};
-  for (const DownBlock* block : *down_blocks) h = down_block_forward(*block, h, ctx, skips, gradient_checkpointing);
+  if (reuse) {  // the shallow branch: the first down block's layers only
+    (void)(*down_blocks)[0].forward_layers(h, ctx, skips);
+  } else {
+    for (const DownBlock* block : *down_blocks) h = down_block_forward(*block, h, ctx, skips, gradient_checkpointing);
+  }
   if (residuals) {
-    if (residuals->down.size() != skips.size())
+    const bool enough = reuse ? residuals->down.size() >= skips.size() : residuals->down.size() == skips.size();
+    if (!enough)
       throw Error("UNet: expected " + std::to_string(skips.size()) + " ControlNet residuals, got " +
                   std::to_string(residuals->down.size()));
     for (size_t i = 0; i < skips.size(); ++i) skips[i] = add_residual(skips[i], residuals->down[i]);
   }
 
   ctx.attn.reference = reference;  // reference attention in the mid and up blocks only
-  if (reference && reference->mode == nn::ReferenceBank::Mode::kRead) reference->cursor = 0;
-  h = mid_block_forward(*mid_block, h, ctx, gradient_checkpointing);
-  if (residuals) h = add_residual(h, residuals->mid);
-  for (const UpBlock* block : *up_blocks) {
-    h = up_block_forward(*block, h, ctx, skips, gradient_checkpointing);
-    if (!h.defined()) return h;  // appearance encoder: the bank is complete
+  const bool reading = reference && reference->mode == nn::ReferenceBank::Mode::kRead;
+  if (reading) reference->cursor = 0;
+  if (reuse) {
+    h = slot->deep;
+    if (reading) reference->cursor = slot->reference_cursor;
+    h = up_block_forward((*up_blocks)[up_blocks->size() - 1], h, ctx, skips, gradient_checkpointing);
+  } else {
+    h = mid_block_forward(*mid_block, h, ctx, gradient_checkpointing);
+    if (residuals) h = add_residual(h, residuals->mid);
+    for (size_t i = 0; i < up_blocks->size(); ++i) {
+      if (slot && i + 1 == up_blocks->size()) *slot = {h, reading ? reference->cursor : 0};
+      h = up_block_forward((*up_blocks)[i], h, ctx, skips, gradient_checkpointing);
+      if (!h.defined()) return h;  // appearance encoder: the bank is complete
+    }
   }
-  if (reference && reference->mode == nn::ReferenceBank::Mode::kRead && reference->cursor != reference->entries.size())
+  if (reading && reference->cursor != reference->entries.size())
     throw Error("reference attention: the appearance encoder banked " + std::to_string(reference->entries.size()) +
                 " blocks but the UNet read " + std::to_string(reference->cursor));
   h = at::silu(nn::group_norm_frames(*conv_norm_out, h, frames));

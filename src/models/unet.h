@@ -8,6 +8,7 @@
 //    at the last banked layer (its checkpoint lacks everything after it).
 //  - kImage: the plain 2D UNet (tests, tools).
 #pragma once
+#include "models/deep_cache.h"
 #include "models/unet_blocks.h"
 #include "models/unet_config.h"
 #include "nn/timestep.h"
@@ -36,13 +37,21 @@ class UNetModel : public nn::Module {
   // videos, run one half after the other; only the conditional half reads
   // `reference`. Off by default: a batch of 2 is two videos that both read
   // it (training batches); the pipeline asks for guidance halves explicitly.
+  // deep (video kind, opt-in): kStore runs the whole UNet and keeps its deep
+  // features; kReuse runs only the shallow branch on them (models/deep_cache.h),
+  // and needs only the first down block's ControlNet residuals.
   at::Tensor forward(const at::Tensor& sample, const at::Tensor& timesteps, const at::Tensor& text,
                      int64_t frames = 1, const ControlResiduals* residuals = nullptr,
-                     nn::ReferenceBank* reference = nullptr, bool cfg_halves = false) const;
+                     nn::ReferenceBank* reference = nullptr, bool cfg_halves = false,
+                     DeepFeatureCache* deep = nullptr) const;
   // One timestep for the whole batch (the sampler's case).
   at::Tensor forward(const at::Tensor& sample, double timestep, const at::Tensor& text, int64_t frames = 1,
                      const ControlResiduals* residuals = nullptr, nn::ReferenceBank* reference = nullptr,
-                     bool cfg_halves = false) const;
+                     bool cfg_halves = false, DeepFeatureCache* deep = nullptr) const;
+
+  // The ControlNet residuals a kReuse pass reads: conv_in's and the first
+  // down block's layers' (ControlNetModel::forward's `shallow_only`).
+  size_t shallow_skip_count() const;
 
   const UNetConfig& config() const { return config_; }
   UNetKind kind() const { return kind_; }
@@ -60,6 +69,11 @@ class UNetModel : public nn::Module {
   bool gradient_checkpointing = false;
 
  private:
+  // One batch (no guidance split); `slot`: this batch's entry of `deep`.
+  at::Tensor forward_batch(const at::Tensor& sample, const at::Tensor& timesteps, const at::Tensor& text,
+                           int64_t frames, const ControlResiduals* residuals, nn::ReferenceBank* reference,
+                           DeepFeatureCache::Mode deep_mode, DeepFeatureCache::Slot* slot) const;
+
   UNetConfig config_;
   UNetKind kind_;
   MotionModuleConfig motion_;

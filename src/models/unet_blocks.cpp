@@ -26,7 +26,8 @@ DownBlock::DownBlock(const BlockSpec& s, bool add_downsample, int64_t downsample
   }
 }
 
-at::Tensor DownBlock::forward(const at::Tensor& x, const BlockContext& ctx, std::vector<at::Tensor>& skips) const {
+at::Tensor DownBlock::forward_layers(const at::Tensor& x, const BlockContext& ctx,
+                                     std::vector<at::Tensor>& skips) const {
   at::Tensor h = x;
   for (size_t i = 0; i < resnets->size(); ++i) {
     h = (*resnets)[i].forward(h, ctx.temb, ctx.frames);
@@ -34,6 +35,11 @@ at::Tensor DownBlock::forward(const at::Tensor& x, const BlockContext& ctx, std:
     if (motion_modules) h = (*motion_modules)[i].forward(h, ctx.frames);
     skips.push_back(h);
   }
+  return h;
+}
+
+at::Tensor DownBlock::forward(const at::Tensor& x, const BlockContext& ctx, std::vector<at::Tensor>& skips) const {
+  at::Tensor h = forward_layers(x, ctx, skips);
   if (downsamplers) {
     h = (*downsamplers)[0].forward(h);
     skips.push_back(h);

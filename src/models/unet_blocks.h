@@ -31,6 +31,9 @@ class DownBlock : public nn::Module {
   DownBlock(const BlockSpec& spec, bool add_downsample, int64_t downsample_padding);
   // Appends every layer's output (the skip connections) to `skips`.
   at::Tensor forward(const at::Tensor& x, const BlockContext& ctx, std::vector<at::Tensor>& skips) const;
+  // The layers without the downsampler (the shallow branch of deep-feature
+  // reuse, models/deep_cache.h); appends their outputs to `skips`.
+  at::Tensor forward_layers(const at::Tensor& x, const BlockContext& ctx, std::vector<at::Tensor>& skips) const;
 
   nn::ModuleList<nn::ResnetBlock>* resnets;
   nn::ModuleList<nn::SpatialTransformer>* attentions = nullptr;

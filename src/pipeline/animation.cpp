@@ -234,17 +234,25 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
   const std::vector<Window> windows = m.share.select(uniform_windows(padded, p.context, p.overlap));
   const int64_t total_windows = static_cast<int64_t>(windows.size()) * steps;
   nn::ReferenceBank bank;
+  // Deep-feature reuse (--deep-cache N, opt-in; models/deep_cache.h): one
+  // cache per window. Steps 0, N, 2N... are full and store; the others run
+  // the shallow branches and read the reference bank of the last full step.
+  std::vector<DeepFeatureCache> deep(p.deep_cache > 1 ? windows.size() : 0);
   for (int64_t i = 0; i < steps; ++i) {
     const double t = static_cast<double>(timesteps[i]);
     const std::string step_name = "step" + str(i);
     record(step_name + ".latents_in", to_video_layout(latents));
+    const bool full_step = deep_cache_full_step(i, p.deep_cache);
+    for (DeepFeatureCache& c : deep) c.mode = full_step ? DeepFeatureCache::Mode::kStore : DeepFeatureCache::Mode::kReuse;
 
     // 5a. Appearance encoder writes the reference bank. Only the conditional
     // pass is banked: the unconditional half never reads the reference.
-    bank.start_write();
-    m.models.appearance_encoder->forward(ref_latents, t, text_cond, 1, nullptr, &bank);
-    bank.start_read();
-    m.release(*m.models.appearance_encoder);
+    if (full_step) {
+      bank.start_write();
+      m.models.appearance_encoder->forward(ref_latents, t, text_cond, 1, nullptr, &bank);
+      bank.start_read();
+      m.release(*m.models.appearance_encoder);
+    }
 
     // 5b/5c. ControlNet residuals and the 3D UNet over overlapping windows,
     // both guidance halves per window (the UNet runs them in turn);
@@ -260,6 +268,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
     in.block = p.context;
     in.bank = &bank;
     in.low_memory = m.options.low_memory;
+    in.deep = deep.empty() ? nullptr : &deep;
     WindowSums sums = denoise_windows(in, windows, [&](size_t wi) {
       check_cancel();
       ProgressEvent e{"denoise", i + 1, steps, static_cast<int64_t>(wi) + 1, static_cast<int64_t>(windows.size()), 0, -1};
@@ -268,7 +277,7 @@ at::Tensor Animator::animate(const at::Tensor& source, const at::Tensor& control
       e.eta_s = elapsed / static_cast<double>(done) * static_cast<double>(total_windows - done);
       emit(e);
     });
-    bank.clear();
+    if (deep.empty()) bank.clear();  // reuse keeps it until the next full step
     m.release(*m.models.unet);
     m.share.reduce(sums);  // with other processes: every rank now holds every window's sums
 

@@ -42,6 +42,10 @@ struct EngineOptions {
 // each costing a full frame of denoising, so anything longer is a mistake.
 constexpr int64_t kMaxLengthMultiple = 256;
 
+// The longest deep-feature reuse interval accepted (DeepCache's paper goes to
+// N = 20 on 250-step runs; beyond a handful of steps the features are stale).
+constexpr int64_t kMaxDeepCacheInterval = 20;
+
 // The sampling settings of one animation, with the original's defaults. Every
 // program (animate, serve, bench, config files) fills this one struct.
 struct AnimationParams {
@@ -59,6 +63,10 @@ struct AnimationParams {
   // The sampler (diffusion/sampler.h): "ddim", the original's, or "dpmpp-2m"
   // (DPM-Solver++ 2M, opt-in, meant for fewer steps; docs/performance.md).
   std::string scheduler = "ddim";
+  // Deep-feature reuse interval N (models/deep_cache.h, opt-in): 1 (the
+  // default) is the exact computation; N >= 2 runs the whole UNet on steps
+  // 0, N, 2N... and only its shallow branch on the others.
+  int64_t deep_cache = 1;
 
   // Range checks; ma::Error names the setting (the one wording of these checks).
   void validate() const;

@@ -53,7 +53,7 @@ ControlResiduals ControlResidualCache::for_window(size_t index) {
   }
   std::vector<int64_t> local;
   for (int64_t f : window) local.push_back(offset[static_cast<size_t>(f / block_)] + f % block_);
-  const at::Tensor& any = parts.front()->mid;
+  const at::Tensor& any = parts.front()->down.front();
   const at::Tensor idx = at::tensor(local, at::TensorOptions().dtype(at::kLong)).to(any.device());
   auto gather = [&](auto member) {
     std::vector<at::Tensor> pieces;
@@ -64,7 +64,8 @@ ControlResiduals ControlResidualCache::for_window(size_t index) {
   ControlResiduals out;
   for (size_t level = 0; level < parts.front()->down.size(); ++level)
     out.down.push_back(gather([level](const ControlResiduals& r) { return r.down[level]; }));
-  out.mid = gather([](const ControlResiduals& r) { return r.mid; });
+  if (parts.front()->mid.defined())  // undefined in a shallow (deep-feature reuse) step
+    out.mid = gather([](const ControlResiduals& r) { return r.mid; });
 
   for (int64_t k : ks)
     if (--readers_left_[static_cast<size_t>(k)] == 0) blocks_.erase(k);

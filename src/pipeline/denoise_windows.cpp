@@ -40,12 +40,16 @@ WindowSums denoise_windows(const DenoiseInputs& in, const std::vector<Window>& s
                            const std::function<void(size_t)>& after_window) {
   const at::Tensor& latents = in.latents;
   const int64_t frames = latents.size(0);
+  if (in.deep && in.deep->size() != subset.size())
+    throw Error("denoise: " + std::to_string(in.deep->size()) + " deep-feature caches for " +
+                std::to_string(subset.size()) + " windows");
+  const bool shallow = in.deep && !in.deep->empty() && in.deep->front().mode == DeepFeatureCache::Mode::kReuse;
   // ControlNet residuals on the conditional text, in the original's blocks
   // of `block` frames (the same batches whichever windows ask for them),
   // computed as this subset's windows first need them.
   ControlResidualCache residuals(subset, frames, in.block, [&](int64_t start, int64_t end) {
     ControlResiduals r = in.controlnet->forward(latents.slice(0, start, end), in.timestep, in.text_cond,
-                                                in.cond_images.slice(0, start, end));
+                                                in.cond_images.slice(0, start, end), 1.0, shallow);
     if (in.low_memory) (void)release_file_pages(in.controlnet->tensors());
     return r;
   });
@@ -57,7 +61,7 @@ WindowSums denoise_windows(const DenoiseInputs& in, const std::vector<Window>& s
     at::Tensor x = latents.index_select(0, idx);
     ControlResiduals window_res = residuals.for_window(wi);
     at::Tensor pred = in.unet->forward(at::cat({x, x}, 0), in.timestep, in.text, n, &window_res, in.bank,
-                                       /*cfg_halves=*/true);
+                                       /*cfg_halves=*/true, in.deep ? &(*in.deep)[wi] : nullptr);
     sums.sum_uncond.index_add_(0, idx, pred.slice(0, 0, n));
     sums.sum_cond.index_add_(0, idx, pred.slice(0, n));
     sums.count.index_add_(0, idx, at::ones({n, 1, 1, 1}, sums.count.options()));

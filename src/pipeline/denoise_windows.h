@@ -35,6 +35,10 @@ struct DenoiseInputs {
   int64_t block = 16;       // ControlNet's frame blocks (the context length)
   nn::ReferenceBank* bank = nullptr;  // read by the conditional half
   bool low_memory = false;  // ControlNet gives its file-mapped pages back after each block
+  // Deep-feature reuse (opt-in, models/deep_cache.h): one cache per window of
+  // the subset, all in the same mode. In kReuse steps ControlNet and the UNet
+  // run only their shallow branch. nullptr: the exact computation.
+  std::vector<DeepFeatureCache>* deep = nullptr;
 };
 
 // One process's share of every step's windows when several processes

@@ -35,6 +35,9 @@ void AnimationParams::validate() const {
   if (steps < 1 || steps > 1000)
     throw Error("steps must be between 1 and 1000 (the scheduler's training steps), got " + std::to_string(steps));
   check_sampler_name(scheduler);
+  if (deep_cache < 1 || deep_cache > kMaxDeepCacheInterval)
+    throw Error("deep-cache must be between 1 (off) and " + std::to_string(kMaxDeepCacheInterval) +
+                " (steps between full UNet passes), got " + std::to_string(deep_cache));
   if (!std::isfinite(guidance) || guidance < 0)
     throw Error("guidance must be a finite number >= 0, got " + number(guidance));
   if (context < 1 || context > kMaxContextFrames)

@@ -29,7 +29,7 @@ nlohmann::json to_json(const JobParams& p) {
           {"size", size},
           {"width", p.width},     {"height", p.height},
           {"context", p.context}, {"overlap", p.overlap},   {"L", p.length_multiple}, {"prompt", p.prompt},
-          {"extract_pose", p.extract_pose}};
+          {"extract_pose", p.extract_pose}, {"deep_cache", p.deep_cache}};
 }
 
 JobParams job_params_from_json(const nlohmann::json& j) {
@@ -37,6 +37,7 @@ JobParams job_params_from_json(const nlohmann::json& j) {
   p.steps = j.value("steps", p.steps);
   p.scheduler = j.value("scheduler", p.scheduler);  // absent in jobs stored before it existed: DDIM
   p.guidance = j.value("guidance", p.guidance);
+  p.deep_cache = j.value("deep_cache", p.deep_cache);  // absent in jobs stored before it existed: off
   p.seed = j.value("seed", p.seed);
   // Jobs stored before width/height existed have only "size".
   if (j.contains("width") && j.contains("height")) {

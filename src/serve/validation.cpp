@@ -16,7 +16,7 @@ namespace ma::serve {
 const std::vector<std::string> kFileFields = {"source", "motion"};
 const std::vector<std::string> kParamFields = {"steps",   "scheduler", "guidance", "seed",
                                                "size",    "context",   "overlap",  "L",
-                                               "prompt",  "extract_pose"};
+                                               "prompt",  "extract_pose", "deep_cache"};
 
 namespace {
 
@@ -88,6 +88,7 @@ JobParams parse_job_params(const FieldLookup& field, const JobParams& defaults, 
   if (auto v = field("overlap")) p.overlap = parse_int("overlap", *v, 0, kMaxContext - 1);
   if (auto v = field("L")) p.length_multiple = parse_int("L", *v, 1, kMaxLengthMultiple);
   if (auto v = field("prompt")) p.prompt = *v;
+  if (auto v = field("deep_cache")) p.deep_cache = parse_int("deep_cache", *v, 1, kMaxDeepCacheInterval);
   if (auto v = field("extract_pose")) p.extract_pose = parse_bool("extract_pose", *v);
   check_job_params(p, limits);
   return p;

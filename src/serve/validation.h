@@ -14,7 +14,7 @@ namespace ma::serve {
 
 // The fields a submission may carry (multipart/form-data).
 extern const std::vector<std::string> kFileFields;   // source, motion
-extern const std::vector<std::string> kParamFields;  // steps, scheduler, guidance, seed, size, context, overlap, L, prompt, extract_pose
+extern const std::vector<std::string> kParamFields;  // steps, scheduler, guidance, seed, size, context, overlap, L, prompt, extract_pose, deep_cache
 
 // Looks a text field up by name; nullopt when absent.
 using FieldLookup = std::function<std::optional<std::string>(const std::string& name)>;

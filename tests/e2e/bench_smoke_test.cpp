@@ -52,8 +52,8 @@ TEST(BenchSmoke, EveryComponentHasEveryFigure) {
   ASSERT_TRUE(j.contains("components"));
   const Json& c = j["components"];
   for (const char* key : {"text_encoder", "vae_encode_reference", "appearance_encoder", "controlnet_frame",
-                          "unet3d_window", "vae_decode_frame", "denoise_step_16_frames", "denoise_step_32_frames",
-                          "end_to_end"}) {
+                          "unet3d_window", "controlnet_frame_shallow", "unet3d_window_shallow", "vae_decode_frame",
+                          "denoise_step_16_frames", "denoise_step_32_frames", "end_to_end"}) {
     ASSERT_TRUE(c.contains(key)) << key;
     const Json& e = c[key];
     for (const char* field : {"seconds", "gflop", "gflops", "percent_of_peak", "peak_rss_mb"}) {
@@ -75,7 +75,7 @@ TEST(BenchSmoke, EveryComponentHasEveryFigure) {
                 0.02 * e["percent_of_peak"].get<double>() + 0.02)
         << key;
   }
-  EXPECT_EQ(c.size(), 9u);
+  EXPECT_EQ(c.size(), 11u);
 }
 
 TEST(BenchSmoke, FlopCountsAreConsistentAcrossComponents) {
@@ -93,6 +93,12 @@ TEST(BenchSmoke, FlopCountsAreConsistentAcrossComponents) {
   const double e2e = 2 * gflop("text_encoder") + gflop("vae_encode_reference") + gflop("denoise_step_16_frames") +
                      16 * gflop("vae_decode_frame");
   EXPECT_NEAR(gflop("end_to_end"), e2e, 0.01 * e2e);
+  // --deep-cache reuse steps run the shallow branches only: less than the
+  // full networks, and more than nothing (their first and last blocks).
+  EXPECT_LT(gflop("unet3d_window_shallow"), 0.9 * gflop("unet3d_window"));
+  EXPECT_GT(gflop("unet3d_window_shallow"), 0.05 * gflop("unet3d_window"));
+  EXPECT_LT(gflop("controlnet_frame_shallow"), 0.9 * gflop("controlnet_frame"));
+  EXPECT_GT(gflop("controlnet_frame_shallow"), 0);
   // The UNet window counts all three kinds of op.
   for (const char* op : {"conv", "linear", "attention"})
     EXPECT_GT(c["unet3d_window"]["gflop_by_op"][op].get<double>(), 0) << op;

@@ -170,6 +170,20 @@ TEST(Validation, SchedulerIsAFieldDefaultingToDdim) {
   EXPECT_NE(param_error({{"scheduler", ""}}).find("scheduler: must be one of"), std::string::npos);
 }
 
+// "deep_cache" (the --deep-cache interval) is off (1) unless a job sets it;
+// a stored job keeps it; one stored before it existed is off; out of range is a 400.
+TEST(Validation, DeepCacheIsAFieldDefaultingToOff) {
+  JobParams p;
+  ASSERT_EQ(param_error({}, &p), "");
+  EXPECT_EQ(p.deep_cache, 1);
+  ASSERT_EQ(param_error({{"deep_cache", "3"}}, &p), "");
+  EXPECT_EQ(p.animation().deep_cache, 3);
+  EXPECT_EQ(job_params_from_json(to_json(p)).deep_cache, 3);
+  EXPECT_EQ(job_params_from_json(nlohmann::json{{"steps", 3}}).deep_cache, 1);
+  EXPECT_EQ(param_error({{"deep_cache", "0"}}), "deep_cache: must be an integer from 1 to 20, got '0'");
+  EXPECT_NE(param_error({{"deep_cache", "x"}}).find("deep_cache: must be"), std::string::npos);
+}
+
 TEST(Validation, NamesTheFieldAndTheRange) {
   EXPECT_NE(param_error({{"steps", "0"}}).find("steps"), std::string::npos);
   EXPECT_NE(param_error({{"steps", "51"}}).find("1 to 50"), std::string::npos);

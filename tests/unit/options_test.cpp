@@ -68,7 +68,8 @@ TEST(Settings, ValidateNamesTheSetting) {
                {[](AnimationParams& p) { p.scheduler = "euler"; }, "scheduler"},
                {[](AnimationParams& p) { p.guidance = -1; }, "guidance"},
                {[](AnimationParams& p) { p.context = 0; }, "context"},
-               {[](AnimationParams& p) { p.overlap = p.context; }, "overlap"}};
+               {[](AnimationParams& p) { p.overlap = p.context; }, "overlap"},
+               {[](AnimationParams& p) { p.deep_cache = 0; }, "deep-cache"}};
   EXPECT_NO_THROW(AnimationParams{}.validate());
   for (const Case& c : cases) {
     AnimationParams p;
@@ -92,6 +93,7 @@ TEST(Settings, ServerJobDefaultsAreTheEngines) {
   EXPECT_EQ(job.seed, engine.seed);
   EXPECT_EQ(job.context, engine.context);
   EXPECT_EQ(job.overlap, engine.overlap);
+  EXPECT_EQ(job.deep_cache, engine.deep_cache);
   serve::JobParams square;
   square.set_size(64);
   square.steps = 3;
@@ -140,7 +142,7 @@ TEST(SharedOptions, DefaultsAreTheLibrarys) {
 TEST(SharedOptions, BindsEveryFlag) {
   Parsed p;
   parse(p, {"--models", "m", "--vae", "v", "--motion-module", "mm.ckpt", "--dtype", "bf16", "--threads", "3",
-            "--low-memory", "--log-json", "--steps", "7", "--scheduler", "dpmpp-2m", "--guidance", "2.5", "--context", "8", "--overlap", "2"});
+            "--low-memory", "--log-json", "--steps", "7", "--scheduler", "dpmpp-2m", "--guidance", "2.5", "--context", "8", "--overlap", "2", "--deep-cache", "3"});
   EXPECT_EQ(p.models.models, "m");
   EXPECT_EQ(p.models.parts.vae, "v");
   EXPECT_EQ(p.models.parts.motion_module, "mm.ckpt");
@@ -154,6 +156,7 @@ TEST(SharedOptions, BindsEveryFlag) {
   EXPECT_EQ(p.params.guidance, 2.5);
   EXPECT_EQ(p.params.context, 8);
   EXPECT_EQ(p.params.overlap, 2);
+  EXPECT_EQ(p.params.deep_cache, 3);
 }
 
 TEST(SharedOptions, RefusesBadEngineAndOutputFlagsNamingThem) {
