@@ -1,7 +1,5 @@
 #include "nn/resnet.h"
 
-#include <ATen/core/grad_mode.h>
-
 namespace ma::nn {
 
 at::Tensor group_norm_frames(const GroupNorm& norm, const at::Tensor& x, int64_t frames) {
@@ -23,22 +21,17 @@ ResnetBlock::ResnetBlock(int64_t in, int64_t out, int64_t temb_channels, int64_t
 }
 
 at::Tensor ResnetBlock::forward(const at::Tensor& x, const at::Tensor& temb, int64_t frames) const {
-  // Without autograd the activations and sums are written over the fresh
-  // tensors that the norms and convolutions return (the same element-wise
-  // ops, so the same bits): fewer full-size tensors touched per block.
-  const bool in_place = !at::GradMode::is_enabled();
-  auto silu = [&](at::Tensor t) { return in_place ? at::silu_(t) : at::silu(t); };
-  at::Tensor h = silu(group_norm_frames(*norm1, x, frames));
+  at::Tensor h = at::silu(group_norm_frames(*norm1, x, frames));
   h = conv1->forward(h);
   if (time_emb_proj && temb.defined()) {
     at::Tensor t = time_emb_proj->forward(at::silu(temb));  // [B, C]
     if (t.size(0) != h.size(0)) t = t.repeat_interleave(h.size(0) / t.size(0), 0);
-    h = in_place ? h.add_(t.unsqueeze(-1).unsqueeze(-1)) : h + t.unsqueeze(-1).unsqueeze(-1);
+    h = h + t.unsqueeze(-1).unsqueeze(-1);
   }
-  h = silu(group_norm_frames(*norm2, h, frames));
+  h = at::silu(group_norm_frames(*norm2, h, frames));
   h = conv2->forward(h);  // dropout is identity at inference
   at::Tensor skip = conv_shortcut ? conv_shortcut->forward(x) : x;
-  return in_place ? h.add_(skip) : skip + h;  // output_scale_factor is 1 in every model we load
+  return skip + h;  // output_scale_factor is 1 in every model we load
 }
 
 Downsample::Downsample(int64_t channels, int64_t out, int64_t pad) : padding(pad) {
