@@ -78,7 +78,8 @@ TEST(Dtype, Float16RefusedWhereUnsupported) {
 // significant bits (0.4% relative) and accumulates in fp32; measured at the
 // worst element of the tiny 2D UNet's output, of its scale: 1.5% on an AMD
 // AVX512-BF16 machine and 1.9% on an Intel AMX one (oneDNN's bf16 kernels),
-// 1.4% with oneDNN switched off (the path of AVX2-only CPUs, where the layers
+// 1.2% on a Zen 4 since the norms compute in fp32 blocks (1.5% before),
+// 1.3-1.4% with oneDNN switched off (the path of AVX2-only CPUs, where the layers
 // compute in fp32 and round). Before the layers did that, ATen's fallback
 // convolution and bmm summed in bf16: 5.01% on an AMD Zen 3 and, with oneDNN
 // off, 5.01% here too. 3% is 1.6x the worst measured, and well below what a
@@ -165,20 +166,72 @@ TEST(Dtype, Bfloat16LayersAccumulateInFp32) {
   }
 }
 
+TEST(Dtype, ReducedPrecisionNormsAreTheFp32ResultRoundedOnce) {
+  // In inference a bf16/fp16 CPU LayerNorm or GroupNorm normalises blocks of
+  // ~1M elements in fp32 (nn/layers.cpp: libtorch's own bf16 kernels are
+  // 3-10x slower). The shapes span several blocks (rows, samples and runs of
+  // groups) and include the 3D ResNet's permuted [B, C, F, H, W] view; every
+  // element must equal the whole tensor's fp32 normalisation rounded once.
+  if (!test::test_device().is_cpu()) GTEST_SKIP() << "the blocks are the CPU path";
+  c10::InferenceMode guard;
+  at::manual_seed(3);
+  for (at::ScalarType t : {at::kBFloat16, at::kHalf}) {
+    nn::LayerNorm ln(320);
+    ln.weight = at::randn({320}).to(t);
+    ln.bias = at::randn({320}).to(t);
+    const at::Tensor rows = (at::randn({2, 2048, 320}) * 3 + 1).to(t);  // 1.3M elements: two blocks
+    const at::Tensor ln_expected =
+        at::layer_norm(rows.to(at::kFloat), {320}, ln.weight.to(at::kFloat), ln.bias.to(at::kFloat), 1e-5).to(t);
+    const at::Tensor ln_got = ln.forward(rows);
+    EXPECT_EQ(ln_got.scalar_type(), t);
+    EXPECT_TRUE(at::equal(ln_got, ln_expected)) << "LayerNorm " << c10::toString(t);
+
+    nn::GroupNorm gn(32, 64, 1e-6);
+    gn.weight = at::randn({64}).to(t);
+    gn.bias = at::randn({64}).to(t);
+    const at::Tensor frames = (at::randn({2, 8, 64, 64, 64}) * 2 - 1).to(t);  // [B, F, C, H, W]
+    for (const at::Tensor& x : {frames.permute({0, 2, 1, 3, 4}), frames.reshape({16, 64, 64, 64}),
+                                frames.reshape({2, 8, 64, 4096}).select(1, 0).reshape({2, 64, 64, 64})}) {
+      const at::Tensor expected =
+          at::group_norm(x.to(at::kFloat), 32, gn.weight.to(at::kFloat), gn.bias.to(at::kFloat), 1e-6).to(t);
+      const at::Tensor got = gn.forward(x);
+      EXPECT_EQ(got.sizes(), x.sizes());
+      EXPECT_TRUE(at::equal(got, expected)) << "GroupNorm " << c10::toString(t) << " " << x.sizes();
+    }
+  }
+}
+
+TEST(Dtype, ReducedPrecisionNormsKeepAutogradInTraining) {
+  // With gradients wanted, libtorch's own kernels run (their backward is needed).
+  if (!test::test_device().is_cpu()) GTEST_SKIP() << "the blocks are the CPU path";
+  nn::LayerNorm ln(16);
+  ln.weight = at::ones({16}, at::kBFloat16).requires_grad_();
+  ln.bias = at::zeros({16}, at::kBFloat16);
+  const at::Tensor x = at::randn({4, 16}).to(at::kBFloat16).requires_grad_();
+  ln.forward(x).to(at::kFloat).pow(2).sum().backward();
+  ASSERT_TRUE(x.grad().defined());
+  ASSERT_TRUE(ln.weight.grad().defined());
+  EXPECT_GT(ln.weight.grad().abs().sum().item<float>(), 0.0f);
+}
+
 // The whole public case (3 steps, CFG 7.5, 20 frames) in bf16 against the
-// original's fp32 results. Each UNet pass is ~1.5% off (above);
+// original's fp32 results. Each UNet pass is ~1.2-1.5% off (above);
 // classifier-free guidance multiplies the difference of the two halves'
-// errors by 7.5 (measured: guided noise 27% of its scale at the worst
-// element, 5% on average), and the latents carry that through 3 steps.
-// Measured here (libtorch 1.13 CPU): latents 9.5-10% of their scale at the
-// worst element; final frames 0.42 max / 0.057 mean absolute error on [0, 1]
-// (14 of 255 levels on average). Keeping latents and the DDIM update in fp32
-// changes none of these figures (tried): the error is the models' bf16
-// arithmetic. The bounds are those figures with about 2x headroom for other
-// kernels; an engine with a broken bf16 path lands near the scale itself.
+// errors by 7.5, and the latents carry that through 3 steps. Measured
+// (libtorch 1.13 CPU, a Zen 4 with AVX512-BF16, 2026-12-08): guided noise
+// 5.5-8.3% of its scale at the worst element, latents 2.9-3.1%; final frames
+// 0.041 max / 0.0038 mean absolute error on [0, 1] (1 of 255 levels on
+// average). Before the norms computed in fp32 blocks (nn/layers.cpp) the
+// frames were 0.39 max / 0.057 mean (libtorch's bf16 GroupNorm over the VAE
+// decoder's large groups) and the latents 3.8%. On the CPU the bounds are
+// about 5x the measured figures (other CPUs' bf16 kernels differ: AMX 1.9% per
+// pass against 1.5%); elsewhere (CUDA's own norm kernels) the loose bounds
+// that held before. An engine with a broken bf16 path lands near the scale.
 constexpr double kLatentsRelMax = 0.2;  // latents after each step, of their scale
-constexpr double kVideoMeanAbs = 0.1;   // average pixel error on [0, 1]
-constexpr double kVideoMaxAbs = 0.75;   // worst pixel
+constexpr double kLooseVideoMeanAbs = 0.1;  // average pixel error on [0, 1]
+constexpr double kLooseVideoMaxAbs = 0.75;  // worst pixel
+double video_mean_abs_max() { return test::test_device().is_cpu() ? 0.02 : kLooseVideoMeanAbs; }
+double video_max_abs_max() { return test::test_device().is_cpu() ? 0.2 : kLooseVideoMaxAbs; }
 
 TEST(Dtype, Bfloat16PublicCaseWithinLooseBound) {
   const auto& taps = bf16_taps();
@@ -198,8 +251,8 @@ TEST(Dtype, Bfloat16PublicCaseWithinLooseBound) {
   const double avg_abs = mean_abs(video, expected);
   std::printf("bf16 video: max abs %.4g, mean abs %.4g (8-bit levels: %.1f max, %.2f mean)\n", max_abs, avg_abs,
               max_abs * 255, avg_abs * 255);
-  EXPECT_LE(avg_abs, kVideoMeanAbs);
-  EXPECT_LE(max_abs, kVideoMaxAbs);
+  EXPECT_LE(avg_abs, video_mean_abs_max());
+  EXPECT_LE(max_abs, video_max_abs_max());
 }
 
 TEST(Dtype, Float16PublicCase) {
@@ -226,8 +279,8 @@ TEST(Dtype, Float16PublicCase) {
   }
   const at::Tensor video = taps.at("pipeline.video"), expected = test::golden("pipeline.video");
   ASSERT_FALSE(at::isnan(video).any().item<bool>());
-  EXPECT_LE(mean_abs(video, expected), kVideoMeanAbs);
-  EXPECT_LE((video - expected).abs().max().item<double>(), kVideoMaxAbs);
+  EXPECT_LE(mean_abs(video, expected), kLooseVideoMeanAbs);
+  EXPECT_LE((video - expected).abs().max().item<double>(), kLooseVideoMaxAbs);
 }
 
 TEST(Dtype, Bfloat16ReallyComputesInBfloat16) {
