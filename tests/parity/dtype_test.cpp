@@ -78,7 +78,7 @@ TEST(Dtype, Float16RefusedWhereUnsupported) {
 // significant bits (0.4% relative) and accumulates in fp32; measured at the
 // worst element of the tiny 2D UNet's output, of its scale: 1.5% on an AMD
 // AVX512-BF16 machine and 1.9% on an Intel AMX one (oneDNN's bf16 kernels),
-// 1.2% on a Zen 4 since the norms compute in fp32 blocks (1.5% before),
+// 1.2-1.5% on a Zen 4 since the norms compute in fp32 blocks,
 // 1.3-1.4% with oneDNN switched off (the path of AVX2-only CPUs, where the layers
 // compute in fp32 and round). Before the layers did that, ATen's fallback
 // convolution and bmm summed in bf16: 5.01% on an AMD Zen 3 and, with oneDNN
