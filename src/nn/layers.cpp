@@ -66,6 +66,16 @@ at::Tensor GroupNorm::forward(const at::Tensor& x) const {
   const int64_t step = std::clamp<int64_t>(kNormBlockElements / std::max<int64_t>(per_group, 1), 1, groups);
   const at::Tensor w = fp32(weight), b = fp32(bias);
   at::Tensor out = at::empty_like(x);
+  if (x.dim() == 4 && !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    // oneDNN's bf16 convolutions hand back channels-last tensors (the VAE
+    // decoder's at 512x512): a run of channels is scattered over all of memory
+    // there, so a block is a whole sample, converted in its own layout (a
+    // gather per group measured 4x slower; libtorch's own channels-last bf16
+    // kernel is fast but was off by 70 on a [2, 128, 512, 512] test tensor).
+    for (int64_t i = 0; i < n; ++i)
+      out.slice(0, i, i + 1).copy_(at::group_norm(x.slice(0, i, i + 1).to(at::kFloat), groups, w, b, eps));
+    return out;
+  }
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t g = 0; g < groups; g += step) {
       const int64_t c0 = g * channels_per_group, c1 = std::min(groups, g + step) * channels_per_group;
