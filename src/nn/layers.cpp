@@ -58,7 +58,9 @@ bool normalise_in_fp32_blocks(const at::Tensor& x, const at::Tensor& weight) {
 }  // namespace
 
 at::Tensor GroupNorm::forward(const at::Tensor& x) const {
-  if (!normalise_in_fp32_blocks(x, weight)) return at::group_norm(x, groups, weight, bias, eps);
+  // (Shapes libtorch would refuse go to it, for its error message.)
+  if (!normalise_in_fp32_blocks(x, weight) || x.dim() < 2 || x.size(1) % groups != 0)
+    return at::group_norm(x, groups, weight, bias, eps);
   // Samples and groups are normalised independently: a block is one sample's
   // run of whole groups. The output keeps x's strides, so a permuted view in
   // (the 3D ResNet's [B, C, F, H, W]) permutes back without a copy.
@@ -94,7 +96,8 @@ LayerNorm::LayerNorm(int64_t d, double e) : dim(d), eps(e) {
 }
 
 at::Tensor LayerNorm::forward(const at::Tensor& x) const {
-  if (!normalise_in_fp32_blocks(x, weight)) return at::layer_norm(x, {dim}, weight, bias, eps);
+  if (!normalise_in_fp32_blocks(x, weight) || x.dim() < 1 || x.size(-1) != dim)
+    return at::layer_norm(x, {dim}, weight, bias, eps);
   // Rows are normalised independently: a block is a run of whole rows.
   const at::Tensor rows = x.reshape({-1, dim});
   const int64_t step = std::max<int64_t>(1, kNormBlockElements / dim);

@@ -215,6 +215,20 @@ TEST(Dtype, ReducedPrecisionNormsAreTheFp32ResultRoundedOnce) {
   }
 }
 
+TEST(Dtype, ReducedPrecisionNormsRefuseWhatLibtorchRefuses) {
+  // A last dimension other than the LayerNorm's, or channels the groups do
+  // not divide, must fail as libtorch fails, not be normalised in blocks.
+  c10::InferenceMode guard;
+  nn::LayerNorm ln(16);
+  ln.weight = at::ones({16}, at::kBFloat16);
+  ln.bias = at::zeros({16}, at::kBFloat16);
+  EXPECT_ANY_THROW(ln.forward(at::ones({4, 32}, at::kBFloat16)));  // 128 elements: reshapes to [8, 16]
+  nn::GroupNorm gn(4, 6, 1e-5);
+  gn.weight = at::ones({6}, at::kBFloat16);
+  gn.bias = at::zeros({6}, at::kBFloat16);
+  EXPECT_ANY_THROW(gn.forward(at::ones({2, 6, 4, 4}, at::kBFloat16)));
+}
+
 TEST(Dtype, ReducedPrecisionNormsKeepAutogradInTraining) {
   // With gradients wanted, libtorch's own kernels run (their backward is needed).
   if (!test::test_device().is_cpu()) GTEST_SKIP() << "the blocks are the CPU path";
