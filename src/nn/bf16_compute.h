@@ -15,6 +15,14 @@ inline bool compute_in_fp32(const at::Tensor& x) {
   return x.scalar_type() == at::kBFloat16 && x.device().is_cpu() && !cpu_has_native_bf16();
 }
 
+// True for a bf16 or fp16 CPU tensor: libtorch's CPU kernels for some
+// element-wise ops and norms are much slower in these types than in fp32
+// (nn/layers.cpp's norms, GEGLU's gate in nn/attention.cpp).
+inline bool reduced_precision_cpu(const at::Tensor& x) {
+  const auto t = x.scalar_type();
+  return (t == at::kBFloat16 || t == at::kHalf) && x.device().is_cpu();
+}
+
 // `t` in fp32 (an undefined tensor stays undefined).
 inline at::Tensor fp32(const at::Tensor& t) { return t.defined() ? t.to(at::kFloat) : t; }
 

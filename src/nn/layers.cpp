@@ -50,8 +50,7 @@ namespace {
 constexpr int64_t kNormBlockElements = int64_t{1} << 20;
 
 bool normalise_in_fp32_blocks(const at::Tensor& x, const at::Tensor& weight) {
-  const auto t = x.scalar_type();
-  if (!(t == at::kBFloat16 || t == at::kHalf) || !x.device().is_cpu() || x.numel() == 0) return false;
+  if (!reduced_precision_cpu(x) || x.numel() == 0) return false;
   return !(at::GradMode::is_enabled() && (x.requires_grad() || (weight.defined() && weight.requires_grad())));
 }
 
@@ -61,12 +60,10 @@ at::Tensor GroupNorm::forward(const at::Tensor& x) const {
   // (Shapes libtorch would refuse go to it, for its error message.)
   if (!normalise_in_fp32_blocks(x, weight) || x.dim() < 2 || x.size(1) % groups != 0)
     return at::group_norm(x, groups, weight, bias, eps);
-  // Samples and groups are normalised independently: a block is one sample's
-  // run of whole groups. The output keeps x's strides, so a permuted view in
-  // (the 3D ResNet's [B, C, F, H, W]) permutes back without a copy.
-  const int64_t n = x.size(0), per_group = x.numel() / (n * groups), channels_per_group = x.size(1) / groups;
-  const int64_t step = std::clamp<int64_t>(kNormBlockElements / std::max<int64_t>(per_group, 1), 1, groups);
+  const int64_t n = x.size(0);
   const at::Tensor w = fp32(weight), b = fp32(bias);
+  // The output keeps x's strides, so a permuted view in (the 3D ResNet's
+  // [B, C, F, H, W]) permutes back without a copy.
   at::Tensor out = at::empty_like(x);
   if (x.dim() == 4 && !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast)) {
     // oneDNN's bf16 convolutions hand back channels-last tensors (the VAE
@@ -78,6 +75,10 @@ at::Tensor GroupNorm::forward(const at::Tensor& x) const {
       out.slice(0, i, i + 1).copy_(at::group_norm(x.slice(0, i, i + 1).to(at::kFloat), groups, w, b, eps));
     return out;
   }
+  // Samples and groups are normalised independently: a block is one sample's
+  // run of whole groups.
+  const int64_t per_group = x.numel() / (n * groups), channels_per_group = x.size(1) / groups;
+  const int64_t step = std::clamp<int64_t>(kNormBlockElements / std::max<int64_t>(per_group, 1), 1, groups);
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t g = 0; g < groups; g += step) {
       const int64_t c0 = g * channels_per_group, c1 = std::min(groups, g + step) * channels_per_group;
